@@ -1,0 +1,239 @@
+//! What generated code needs. Not public API: no stability promise.
+
+pub use inventory;
+pub use serde;
+#[cfg(feature = "uuid")]
+pub use uuid;
+
+pub use crate::__impl_prefixed_id as impl_prefixed_id;
+pub use crate::__impl_uuid as impl_uuid;
+
+use crate::PrefixedId;
+
+/// Serializes an ID (used by the generated `Serialize`).
+///
+/// # Errors
+///
+/// Whatever the serializer returns.
+#[inline]
+pub fn id_serialize<T: PrefixedId, S: serde::Serializer>(id: &T, s: S) -> Result<S::Ok, S::Error> {
+    crate::id::serde_impl::serialize(id, s)
+}
+
+/// Deserializes an ID (used by the generated `Deserialize`).
+///
+/// # Errors
+///
+/// An error naming the expected prefix when the input is not an ID of type `T`.
+#[inline]
+pub fn id_deserialize<'de, T: PrefixedId, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    crate::id::serde_impl::deserialize(d)
+}
+
+/// Everything `#[derive(PrefixedId)]` generates, for a tuple struct `$t([u8; 16])`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_prefixed_id {
+    (type = $t:ident, prefix = $prefix:literal, name = $name:literal, sortable = $sortable:tt) => {
+        #[automatically_derived]
+        impl $crate::PrefixedId for $t {
+            const PREFIX: &'static str = $prefix;
+            const NAME: &'static str = $name;
+            const SORTABLE: bool = $sortable;
+            #[inline]
+            fn from_bytes(bytes: [u8; 16]) -> Self {
+                $t(bytes)
+            }
+            #[inline]
+            fn to_bytes(&self) -> [u8; 16] {
+                self.0
+            }
+        }
+
+        #[allow(clippy::new_without_default)]
+        impl $t {
+            #[doc = ::core::concat!("The prefix of every `", ::core::stringify!($t), "`: `", $prefix, "`.")]
+            pub const PREFIX: &'static str = $prefix;
+
+            #[doc = ::core::concat!("A new `", ::core::stringify!($t), "`: ",
+                $crate::__impl_prefixed_id!(@new_doc $sortable))]
+            #[must_use]
+            #[inline]
+            pub fn new() -> Self {
+                <Self as $crate::PrefixedId>::new()
+            }
+
+            #[doc = ::core::concat!("The `", ::core::stringify!($t), "` holding these 16 bytes.")]
+            #[must_use]
+            #[inline]
+            pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+                $t(bytes)
+            }
+
+            /// The 16 bytes of this ID.
+            #[must_use]
+            #[inline]
+            pub const fn to_bytes(&self) -> [u8; 16] {
+                self.0
+            }
+
+            #[doc = ::core::concat!("Parses the canonical text form `", $prefix, "_` + 22 base64url characters.")]
+            ///
+            /// # Errors
+            ///
+            /// A `ParseIdError` saying what is wrong with the input.
+            #[inline]
+            pub fn parse(s: &str) -> ::core::result::Result<Self, $crate::ParseIdError> {
+                <Self as $crate::PrefixedId>::parse(s)
+            }
+
+            /// The text form in a stack buffer that derefs to `&str`; no heap allocation.
+            #[must_use]
+            #[inline]
+            pub fn encode(&self) -> $crate::EncodedId {
+                <Self as $crate::PrefixedId>::encode(self)
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::clone::Clone for $t {
+            #[inline]
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::marker::Copy for $t {}
+
+        #[automatically_derived]
+        impl ::core::cmp::PartialEq for $t {
+            #[inline]
+            fn eq(&self, other: &Self) -> bool {
+                self.0 == other.0
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::cmp::Eq for $t {}
+
+        #[automatically_derived]
+        impl ::core::cmp::PartialOrd for $t {
+            #[inline]
+            fn partial_cmp(&self, other: &Self) -> ::core::option::Option<::core::cmp::Ordering> {
+                ::core::option::Option::Some(::core::cmp::Ord::cmp(self, other))
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::cmp::Ord for $t {
+            #[inline]
+            fn cmp(&self, other: &Self) -> ::core::cmp::Ordering {
+                ::core::cmp::Ord::cmp(&self.0, &other.0)
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::hash::Hash for $t {
+            #[inline]
+            fn hash<H: ::core::hash::Hasher>(&self, state: &mut H) {
+                state.write_u128(u128::from_ne_bytes(self.0));
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::fmt::Display for $t {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(&<Self as $crate::PrefixedId>::encode(self))
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::fmt::Debug for $t {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_tuple(::core::stringify!($t))
+                    .field(&<Self as $crate::PrefixedId>::encode(self).as_str())
+                    .finish()
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::str::FromStr for $t {
+            type Err = $crate::ParseIdError;
+            #[inline]
+            fn from_str(s: &str) -> ::core::result::Result<Self, $crate::ParseIdError> {
+                <Self as $crate::PrefixedId>::parse(s)
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::convert::TryFrom<&str> for $t {
+            type Error = $crate::ParseIdError;
+            #[inline]
+            fn try_from(s: &str) -> ::core::result::Result<Self, $crate::ParseIdError> {
+                <Self as $crate::PrefixedId>::parse(s)
+            }
+        }
+
+        #[automatically_derived]
+        impl $crate::__private::serde::Serialize for $t {
+            fn serialize<S: $crate::__private::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                $crate::__private::id_serialize(self, serializer)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'de> $crate::__private::serde::Deserialize<'de> for $t {
+            fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                $crate::__private::id_deserialize(deserializer)
+            }
+        }
+
+        $crate::__private::inventory::submit! {
+            $crate::ids::IdRegistration::of::<$t>()
+        }
+
+        $crate::__private::impl_uuid!($t);
+    };
+    (@new_doc true) => { "time-ordered (UUIDv7 layout), greater than every ID made before it in this process." };
+    (@new_doc false) => { "128 random bits from a CSPRNG." };
+}
+
+/// `uuid::Uuid` conversions, present when the `uuid` feature is on.
+#[cfg(feature = "uuid")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_uuid {
+    ($t:ident) => {
+        #[automatically_derived]
+        impl ::core::convert::From<$t> for $crate::__private::uuid::Uuid {
+            #[inline]
+            fn from(id: $t) -> Self {
+                $crate::__private::uuid::Uuid::from_bytes(id.0)
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::convert::From<$crate::__private::uuid::Uuid> for $t {
+            #[inline]
+            fn from(uuid: $crate::__private::uuid::Uuid) -> Self {
+                $t(uuid.into_bytes())
+            }
+        }
+    };
+}
+
+/// `uuid::Uuid` conversions: absent, the `uuid` feature is off.
+#[cfg(not(feature = "uuid"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_uuid {
+    ($t:ident) => {};
+}

@@ -1,0 +1,2 @@
+//! Placeholder until the SQLite issue lands.
+fn main() {}
