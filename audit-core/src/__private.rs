@@ -237,3 +237,59 @@ macro_rules! __impl_uuid {
 macro_rules! __impl_uuid {
     ($t:ident) => {};
 }
+
+// ---- Events -------------------------------------------------------------------------------
+
+pub use crate::catalog::{EventRegistration, EventSchema, FieldRole, FieldSchema};
+pub use crate::envelope::{ActorRecord, Outcome, SubjectRecord};
+pub use crate::event::{ActorField, AuditEntity, SubjectField};
+pub use ::std::string::String;
+pub use ::std::vec::Vec;
+
+/// A detail field's type: anything `Serialize`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a detail of an audit event: it does not implement `serde::Serialize`",
+    label = "detail fields must be `Serialize`",
+    note = "derive `serde::Serialize` on the type, or mark the field `#[audit(skip)]` to keep it out of the log"
+)]
+pub trait DetailField: serde::Serialize {}
+impl<T: serde::Serialize + ?Sized> DetailField for T {}
+
+/// A detail field's value, checked on the field's span.
+#[inline]
+pub fn detail<T: DetailField + ?Sized>(value: &T) -> &T {
+    value
+}
+
+/// A field named by a message placeholder: anything `Display`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot appear in an audit message: it does not implement `Display`",
+    label = "this message names a field whose type is not `Display`",
+    note = "remove the placeholder from `message`, or use a field whose type implements `std::fmt::Display`"
+)]
+pub trait MessageField: ::core::fmt::Display {}
+impl<T: ::core::fmt::Display + ?Sized> MessageField for T {}
+
+/// A value for a message placeholder, checked on the message's span.
+#[inline]
+pub fn message_arg<T: MessageField + ?Sized>(value: &T) -> &T {
+    value
+}
+
+/// An `#[audit(outcome)]` field's value, checked on the field's span.
+#[inline]
+pub fn outcome_of(outcome: &Outcome) -> Outcome {
+    *outcome
+}
+
+/// An `#[audit(id)]` field's value, checked on the field's span.
+#[inline]
+pub fn entity_id<T: crate::PrefixedId>(id: &T) -> T {
+    *id
+}
+
+/// An `#[audit(display)]` field's value as text, checked on the field's span.
+#[inline]
+pub fn entity_display<T: ::core::fmt::Display + ?Sized>(display: &T) -> String {
+    display.to_string()
+}

@@ -39,11 +39,18 @@ extern crate self as audit_core;
 
 mod id;
 
+pub mod catalog;
+pub mod context;
+pub mod envelope;
+pub mod event;
 pub mod ids;
 
 #[doc(hidden)]
 pub mod __private;
 
+pub use context::Context;
+pub use envelope::{Envelope, Outcome, Timestamp};
+pub use event::{Actor, AuditEntity, AuditEvent, EntityRef, Redacted};
 pub use id::{EncodedId, EventId, ParseIdError, PrefixedId, Snippet};
 pub use ids::AnyId;
 
@@ -52,3 +59,11 @@ pub use ids::AnyId;
 /// See the trait's documentation for the attributes and the generated API.
 #[cfg(feature = "derive")]
 pub use audit_derive::PrefixedId;
+
+/// Derives [`AuditEvent`]; see the [`event`] module for the attributes.
+#[cfg(feature = "derive")]
+pub use audit_derive::AuditEvent;
+
+/// Derives [`AuditEntity`] for a model with an `#[audit(id)]` and an `#[audit(display)]` field.
+#[cfg(feature = "derive")]
+pub use audit_derive::AuditEntity;

@@ -8,7 +8,10 @@
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
+mod entity;
+mod event;
 mod id;
+mod type_text;
 
 /// Derives `audit_core::PrefixedId` for a tuple struct holding one `[u8; 16]`.
 ///
@@ -23,4 +26,33 @@ mod id;
 pub fn derive_prefixed_id(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     id::expand(&input).into()
+}
+
+/// Derives `audit_core::AuditEvent` for a struct with named fields.
+///
+/// ```ignore
+/// #[derive(AuditEvent)]
+/// #[audit(action = "widget.purchased", version = 1,
+///         message = "{actor} bought {quantity} of {widget}")]
+/// pub struct WidgetPurchased {
+///     #[audit(actor)] pub buyer: EntityRef<UserId>,
+///     #[audit(subject)] pub widget: EntityRef<WidgetId>,
+///     pub quantity: u32,
+///     pub card_last4: Redacted<String>,
+/// }
+/// ```
+///
+/// See `audit_core::event` for the attributes and the rules the derive checks.
+#[proc_macro_derive(AuditEvent, attributes(audit))]
+pub fn derive_audit_event(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    event::expand(&input).into()
+}
+
+/// Derives `audit_core::AuditEntity` for a model with one `#[audit(id)]` field (a
+/// `PrefixedId`) and one `#[audit(display)]` field (anything `Display`).
+#[proc_macro_derive(AuditEntity, attributes(audit))]
+pub fn derive_audit_entity(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    entity::expand(&input).into()
 }

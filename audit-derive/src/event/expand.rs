@@ -1,0 +1,199 @@
+//! The output of `#[derive(AuditEvent)]`: the `AuditEvent` impl, the schema, its catalog
+//! registration. Trait checks sit on the field's own span, so a wrong type is reported on the
+//! field with the trait's `on_unimplemented` message.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::template::Piece;
+use super::valid::{Event, Field, Role};
+use crate::type_text::type_text;
+
+pub(super) fn expand(event: &Event<'_>) -> TokenStream {
+    let Event {
+        ident,
+        krate,
+        action,
+        version,
+        ..
+    } = event;
+    let p = quote!(#krate::__private);
+
+    let actor_fn = actor_fn(event, &p);
+    let subjects_fn = subjects_fn(event, &p);
+    let outcome_fn = outcome_fn(event, &p);
+    let message_fn = message_fn(event, &p);
+    let details_fn = details_fn(event, &p);
+    let schema = schema(event, &p);
+
+    quote! {
+        #[doc(hidden)]
+        const _: () = {
+            #[automatically_derived]
+            impl #krate::AuditEvent for #ident {
+                const ACTION: &'static str = #action;
+                const VERSION: u32 = #version;
+                #actor_fn
+                #subjects_fn
+                #outcome_fn
+                #message_fn
+                #details_fn
+                fn schema() -> &'static #p::EventSchema {
+                    &SCHEMA
+                }
+            }
+
+            #schema
+
+            #p::inventory::submit! {
+                #p::EventRegistration(&SCHEMA)
+            }
+        };
+    }
+}
+
+fn actor_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
+    let Some(actor) = event.fields.iter().find(|f| f.role.is_actor()) else {
+        return TokenStream::new();
+    };
+    let member = &actor.member;
+    let call = quote_spanned!(actor.ty.span()=> #p::ActorField::actor_record(&self.#member));
+    quote! {
+        fn actor(&self) -> #p::ActorRecord {
+            #call
+        }
+    }
+}
+
+fn subjects_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
+    let subjects: Vec<&Field> = event
+        .fields
+        .iter()
+        .filter(|f| f.role.is_subject())
+        .collect();
+    let count = subjects.len();
+    let pushes = subjects.iter().map(|f| {
+        let member = &f.member;
+        let role = f.subject_role.as_deref().unwrap_or_default();
+        quote_spanned!(f.ty.span()=> #p::SubjectField::push_subjects(&self.#member, #role, &mut subjects);)
+    });
+    quote! {
+        fn subjects(&self) -> #p::Vec<#p::SubjectRecord> {
+            let mut subjects = #p::Vec::with_capacity(#count);
+            #(#pushes)*
+            subjects
+        }
+    }
+}
+
+fn outcome_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
+    let Some(outcome) = event.fields.iter().find(|f| f.role == Role::Outcome) else {
+        return TokenStream::new();
+    };
+    let member = &outcome.member;
+    let call = quote_spanned!(outcome.ty.span()=> #p::outcome_of(&self.#member));
+    quote! {
+        fn outcome(&self) -> #p::Outcome {
+            #call
+        }
+    }
+}
+
+fn message_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
+    let Some((_, span, pieces)) = &event.message else {
+        return quote! {
+            fn message(&self) -> ::core::result::Result<::core::option::Option<#p::String>, ::core::fmt::Error> {
+                ::core::result::Result::Ok(::core::option::Option::None)
+            }
+        };
+    };
+    let mut format = String::new();
+    let mut args = Vec::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(text) => format.push_str(&text.replace('{', "{{").replace('}', "}}")),
+            Piece::Field(name) => {
+                format.push_str("{}");
+                let member = event
+                    .fields
+                    .iter()
+                    .find(|f| f.name == *name)
+                    .or_else(|| event.fields.iter().find(|f| f.role.is_actor()))
+                    .map(|f| &f.member);
+                let member = member.cloned().unwrap_or_else(|| format_ident!("actor"));
+                args.push(quote_spanned!(*span=> #p::message_arg(&self.#member)));
+            }
+        }
+    }
+    let capacity = format.len() + 16 * args.len();
+    let span: Span = *span;
+    quote_spanned! {span=>
+        fn message(&self) -> ::core::result::Result<::core::option::Option<#p::String>, ::core::fmt::Error> {
+            let mut message = #p::String::with_capacity(#capacity);
+            ::core::fmt::Write::write_fmt(&mut message, ::core::format_args!(#format, #(#args),*))?;
+            ::core::result::Result::Ok(::core::option::Option::Some(message))
+        }
+    }
+}
+
+fn details_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
+    let details: Vec<&Field> = event
+        .fields
+        .iter()
+        .filter(|f| f.role == Role::Detail)
+        .collect();
+    let count = details.len();
+    let name = event.ident.to_string();
+    let fields = details.iter().map(|f| {
+        let member = &f.member;
+        let key = &f.name;
+        let value = quote_spanned!(f.ty.span()=> #p::detail(&self.#member));
+        quote! {
+            #p::serde::ser::SerializeStruct::serialize_field(&mut details, #key, #value)?;
+        }
+    });
+    quote! {
+        fn serialize_details<__S: #p::serde::Serializer>(
+            &self,
+            serializer: __S,
+        ) -> ::core::result::Result<__S::Ok, __S::Error> {
+            let mut details = #p::serde::Serializer::serialize_struct(serializer, #name, #count)?;
+            #(#fields)*
+            #p::serde::ser::SerializeStruct::end(details)
+        }
+    }
+}
+
+fn schema(event: &Event<'_>, p: &TokenStream) -> TokenStream {
+    let Event {
+        ident,
+        action,
+        version,
+        ..
+    } = event;
+    let message = match &event.message {
+        Some((template, _, _)) => quote!(::core::option::Option::Some(#template)),
+        None => quote!(::core::option::Option::None),
+    };
+    let fields = event.fields.iter().map(|f| {
+        let name = &f.name;
+        let ty = type_text(&f.ty);
+        let role = format_ident!("{}", f.role.variant());
+        let subject_role = match &f.subject_role {
+            Some(r) => quote!(::core::option::Option::Some(#r)),
+            None => quote!(::core::option::Option::None),
+        };
+        let redacted = f.redacted;
+        quote!(#p::FieldSchema::__new(#name, #ty, #p::FieldRole::#role, #subject_role, #redacted))
+    });
+    quote! {
+        static SCHEMA: #p::EventSchema = #p::EventSchema::__new(
+            #action,
+            #version,
+            ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
+            #message,
+            &[#(#fields),*],
+        );
+    }
+}
