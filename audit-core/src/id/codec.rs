@@ -179,9 +179,16 @@ pub(crate) fn parse(
     let expected_len = prefix.len() + 1 + SUFFIX_LEN;
     if bytes.len() == expected_len {
         if &bytes[..prefix.len()] != prefix.as_bytes() || bytes[prefix.len()] != b'_' {
+            // With a `_` where the separator belongs, the prefix is what precedes it; without
+            // one, the input has no prefix there (`userx...` must not report `user`).
+            let found = if bytes[prefix.len()] == b'_' {
+                input.get(..prefix.len()).unwrap_or_default()
+            } else {
+                prefix_of(input)
+            };
             return Err(ParseIdError::WrongPrefix {
                 expected: prefix,
-                found: Snippet::new(&input[..floor_char_boundary(input, prefix.len())]),
+                found: Snippet::new(found),
             });
         }
         // The byte at `prefix.len()` is `_`, so the suffix starts on a char boundary.
@@ -191,9 +198,9 @@ pub(crate) fn parse(
     if bytes.is_empty() {
         return Err(ParseIdError::Empty);
     }
-    let has_prefix = bytes.len() > prefix.len()
-        && bytes.starts_with(prefix.as_bytes())
-        && bytes[prefix.len()] == b'_';
+    // The prefix alone (`user`) has the right prefix and the wrong length.
+    let has_prefix =
+        bytes.starts_with(prefix.as_bytes()) && bytes.get(prefix.len()).is_none_or(|&b| b == b'_');
     if has_prefix {
         Err(ParseIdError::WrongLength {
             expected: expected_len,

@@ -54,12 +54,39 @@ impl<'de, T: PrefixedId> Visitor<'de> for IdVisitor<T> {
         let mut bytes = [0u8; 16];
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = seq
-                .next_element()?
+                .next_element_seed(ByteSeed::<T>(PhantomData))?
                 .ok_or_else(|| de::Error::invalid_length(i, &self))?;
         }
         if seq.next_element::<de::IgnoredAny>()?.is_some() {
             return Err(de::Error::invalid_length(17, &self));
         }
         Ok(T::from_bytes(bytes))
+    }
+}
+
+/// One element of an ID given as a sequence, so that an element's error names the prefix.
+struct ByteSeed<T>(PhantomData<T>);
+
+impl<'de, T: PrefixedId> de::DeserializeSeed<'de> for ByteSeed<T> {
+    type Value = u8;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u8, D::Error> {
+        d.deserialize_u8(self)
+    }
+}
+
+impl<T: PrefixedId> Visitor<'_> for ByteSeed<T> {
+    type Value = u8;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a byte (0 to 255) of a `{}` ID", T::PREFIX)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u8, E> {
+        u8::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u8, E> {
+        u8::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
     }
 }
