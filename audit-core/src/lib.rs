@@ -40,15 +40,19 @@ extern crate self as audit_core;
 mod id;
 
 pub mod catalog;
+pub mod chain;
 pub mod context;
+pub mod dispatch;
 pub mod envelope;
 pub mod event;
 pub mod ids;
+pub mod sink;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use context::Context;
+pub use dispatch::{Auditor, AuditorBuilder, EmitError, FlushError};
 pub use envelope::{Envelope, Outcome, Timestamp};
 pub use event::{Actor, AuditEntity, AuditEvent, EntityRef, Redacted};
 pub use id::{EncodedId, EventId, ParseIdError, PrefixedId, Snippet};

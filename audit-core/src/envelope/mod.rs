@@ -126,8 +126,9 @@ impl fmt::Display for Outcome {
 }
 
 /// One audit event as sinks receive and stores return it. JSON with the fixed field names of
-/// the module docs; `details` holds the event's detail fields as JSON text.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// the module docs; `details` holds the event's detail fields as JSON text. Deserializes from
+/// JSON (`serde_json`) only, since `details` is kept as raw JSON text.
+#[derive(Clone, Debug, Deserialize)]
 #[non_exhaustive]
 pub struct Envelope {
     /// The event's ID (`evt_...`, time-ordered).
@@ -161,6 +162,62 @@ pub struct Envelope {
     /// Lowercase hex SHA-256 of this envelope's canonical JSON; set by chained sinks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
+}
+
+/// The serialized form of an envelope, with the chain fields given separately so that a sink
+/// can write an envelope at its own chain position without cloning it.
+#[derive(Serialize)]
+pub(crate) struct EnvelopeView<'a> {
+    id: &'a EventId,
+    action: &'a str,
+    version: u32,
+    occurred_at: &'a Timestamp,
+    outcome: Outcome,
+    actor: &'a ActorRecord,
+    subjects: &'a [SubjectRecord],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    details: &'a RawValue,
+    context: &'a Context,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prev_hash: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<&'a str>,
+}
+
+impl Envelope {
+    /// The serialized form with the given chain position instead of the envelope's own.
+    pub(crate) fn view_at<'a>(
+        &'a self,
+        seq: Option<u64>,
+        prev_hash: Option<&'a str>,
+        hash: Option<&'a str>,
+    ) -> EnvelopeView<'a> {
+        EnvelopeView {
+            id: &self.id,
+            action: &self.action,
+            version: self.version,
+            occurred_at: &self.occurred_at,
+            outcome: self.outcome,
+            actor: &self.actor,
+            subjects: &self.subjects,
+            message: self.message.as_deref(),
+            details: &self.details,
+            context: &self.context,
+            seq,
+            prev_hash,
+            hash,
+        }
+    }
+}
+
+impl Serialize for Envelope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.view_at(self.seq, self.prev_hash.as_deref(), self.hash.as_deref())
+            .serialize(s)
+    }
 }
 
 impl PartialEq for Envelope {
