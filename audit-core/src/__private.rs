@@ -6,7 +6,10 @@ pub use serde;
 pub use uuid;
 
 pub use crate::__impl_prefixed_id as impl_prefixed_id;
+pub use crate::__impl_rusqlite as impl_rusqlite;
 pub use crate::__impl_uuid as impl_uuid;
+#[cfg(feature = "rusqlite")]
+pub use rusqlite;
 
 use crate::PrefixedId;
 
@@ -139,14 +142,14 @@ macro_rules! __impl_prefixed_id {
         impl ::core::hash::Hash for $t {
             #[inline]
             fn hash<H: ::core::hash::Hasher>(&self, state: &mut H) {
-                state.write_u128(u128::from_ne_bytes(self.0));
+                state.write_u128(::core::primitive::u128::from_ne_bytes(self.0));
             }
         }
 
         #[automatically_derived]
         impl ::core::fmt::Display for $t {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.write_str(&<Self as $crate::PrefixedId>::encode(self))
+                f.pad(&<Self as $crate::PrefixedId>::encode(self))
             }
         }
 
@@ -201,9 +204,63 @@ macro_rules! __impl_prefixed_id {
         }
 
         $crate::__private::impl_uuid!($t);
+        $crate::__private::impl_rusqlite!($t);
     };
     (@new_doc true) => { "time-ordered (UUIDv7 layout), greater than every ID made before it in this process." };
     (@new_doc false) => { "128 random bits from a CSPRNG." };
+}
+
+/// Reads an ID from an SQLite value: TEXT in canonical form, re-validated, so a row holding
+/// another type's ID is an error.
+///
+/// # Errors
+///
+/// `FromSqlError::InvalidType` for a non-text value, `FromSqlError::Other` with the
+/// [`ParseIdError`](crate::ParseIdError) for a text that is not a `T`.
+#[cfg(feature = "rusqlite")]
+pub fn rusqlite_from_sql<T: PrefixedId>(
+    value: rusqlite::types::ValueRef<'_>,
+) -> rusqlite::types::FromSqlResult<T> {
+    let text = value.as_str()?;
+    T::parse(text).map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+}
+
+/// `rusqlite` traits, present when the `rusqlite` feature is on.
+#[cfg(feature = "rusqlite")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_rusqlite {
+    ($t:ident) => {
+        #[automatically_derived]
+        impl $crate::__private::rusqlite::types::ToSql for $t {
+            fn to_sql(
+                &self,
+            ) -> $crate::__private::rusqlite::Result<
+                $crate::__private::rusqlite::types::ToSqlOutput<'_>,
+            > {
+                ::core::result::Result::Ok($crate::__private::rusqlite::types::ToSqlOutput::from(
+                    ::std::string::ToString::to_string(self),
+                ))
+            }
+        }
+
+        #[automatically_derived]
+        impl $crate::__private::rusqlite::types::FromSql for $t {
+            fn column_result(
+                value: $crate::__private::rusqlite::types::ValueRef<'_>,
+            ) -> $crate::__private::rusqlite::types::FromSqlResult<Self> {
+                $crate::__private::rusqlite_from_sql(value)
+            }
+        }
+    };
+}
+
+/// `rusqlite` traits: absent, the `rusqlite` feature is off.
+#[cfg(not(feature = "rusqlite"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_rusqlite {
+    ($t:ident) => {};
 }
 
 /// `uuid::Uuid` conversions, present when the `uuid` feature is on.

@@ -46,6 +46,7 @@ pub mod dispatch;
 pub mod envelope;
 pub mod event;
 pub mod ids;
+pub mod query;
 pub mod sink;
 
 #[doc(hidden)]

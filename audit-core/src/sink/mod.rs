@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | [`MemorySink`] | tests: clones share one store |
 //! | [`JsonlSink`] | an append-only file, one envelope per line, with a hash chain |
+//! | `SqliteSink` | the embedded, queryable store (feature `sqlite`), with a hash chain |
 //!
 //! Implement [`Sink`] for your own. The [`Auditor`](crate::Auditor) gives each sink its own
 //! worker thread, so a sink is called from one thread at a time, and a slow sink does not
@@ -26,6 +27,8 @@
 
 mod jsonl;
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::fmt;
 use std::io;
@@ -34,6 +37,8 @@ use std::sync::Arc;
 
 pub use jsonl::{Durability, JsonlSink, TornTail};
 pub use memory::MemorySink;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{QueryError, RetentionReport, SqliteLog, SqliteSink};
 
 use crate::Envelope;
 

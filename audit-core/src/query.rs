@@ -1,0 +1,279 @@
+//! Queries on a stored audit log: by actor, subject, action, time range and request id,
+//! newest first, with keyset paging. The results are envelopes, which carry the display names
+//! captured at emit, so rendering them needs no further lookups.
+//!
+//! ```
+//! use audit_core::query::Query;
+//! # use audit_core::PrefixedId;
+//! # #[derive(PrefixedId)]
+//! # #[id(prefix = "user")]
+//! # pub struct UserId([u8; 16]);
+//! let alice = UserId::new();
+//! let q = Query::new().actor(alice).action("widget.*").limit(20);
+//! assert_eq!(q.limit_value(), 20);
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Envelope, Timestamp};
+
+/// Which actions a query matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ActionFilter {
+    /// Exactly this action.
+    Exact(String),
+    /// Every action starting with this prefix, which ends with `.` (from `"widget.*"`).
+    Prefix(String),
+}
+
+impl ActionFilter {
+    /// `"widget.*"` matches every action under `widget.`; anything else matches exactly.
+    #[must_use]
+    pub fn parse(pattern: &str) -> Self {
+        match pattern.strip_suffix('*') {
+            Some(prefix) if prefix.ends_with('.') => ActionFilter::Prefix(prefix.to_owned()),
+            _ => ActionFilter::Exact(pattern.to_owned()),
+        }
+    }
+
+    /// Whether `action` matches.
+    #[must_use]
+    pub fn matches(&self, action: &str) -> bool {
+        match self {
+            ActionFilter::Exact(a) => a == action,
+            ActionFilter::Prefix(p) => action.starts_with(p.as_str()),
+        }
+    }
+}
+
+/// A position in a result list, for the next page: pass [`Page::next`] to
+/// [`Query::after`]. Its text form (`Display`/`FromStr`) can travel in a URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cursor(u64);
+
+impl Cursor {
+    /// The cursor placed after the event at `seq` (newest-first order).
+    #[must_use]
+    pub fn after_seq(seq: u64) -> Self {
+        Cursor(seq)
+    }
+
+    /// The `seq` the next page starts below.
+    #[must_use]
+    pub fn seq(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s{}", self.0)
+    }
+}
+
+/// A cursor string that is not one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadCursor;
+
+impl fmt::Display for BadCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a page cursor: expected the `next` value of a previous page, like `s1234`")
+    }
+}
+
+impl std::error::Error for BadCursor {}
+
+impl FromStr for Cursor {
+    type Err = BadCursor;
+    fn from_str(s: &str) -> Result<Self, BadCursor> {
+        s.strip_prefix('s')
+            .filter(|d| d.len() <= 20 && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse().ok())
+            .map(Cursor)
+            .ok_or(BadCursor)
+    }
+}
+
+/// A query: every filter set must match. Newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    pub(crate) actor: Option<String>,
+    pub(crate) subject: Option<String>,
+    pub(crate) action: Option<ActionFilter>,
+    pub(crate) since: Option<Timestamp>,
+    pub(crate) until: Option<Timestamp>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) after: Option<Cursor>,
+    pub(crate) limit: Option<usize>,
+}
+
+impl Query {
+    /// The most events a page holds.
+    pub const MAX_LIMIT: usize = 1000;
+    /// Events per page when no limit is set.
+    pub const DEFAULT_LIMIT: usize = 50;
+
+    /// Matches every event.
+    #[must_use]
+    pub fn new() -> Self {
+        Query::default()
+    }
+
+    /// Events whose actor has this ID (or acted on its behalf): a typed ID, an
+    /// [`AnyId`](crate::AnyId), or a system actor's name.
+    #[must_use]
+    pub fn actor(mut self, id: impl fmt::Display) -> Self {
+        self.actor = Some(id.to_string());
+        self
+    }
+
+    /// Events with a subject of this ID.
+    #[must_use]
+    pub fn subject(mut self, id: impl fmt::Display) -> Self {
+        self.subject = Some(id.to_string());
+        self
+    }
+
+    /// Events of this action; `"widget.*"` matches every action under `widget.`.
+    #[must_use]
+    pub fn action(mut self, pattern: &str) -> Self {
+        self.action = Some(ActionFilter::parse(pattern));
+        self
+    }
+
+    /// Events that occurred at or after `t`.
+    #[must_use]
+    pub fn since(mut self, t: Timestamp) -> Self {
+        self.since = Some(t);
+        self
+    }
+
+    /// Events that occurred before `t`.
+    #[must_use]
+    pub fn until(mut self, t: Timestamp) -> Self {
+        self.until = Some(t);
+        self
+    }
+
+    /// Events emitted with this request id in their context.
+    #[must_use]
+    pub fn request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    /// The page after `cursor`.
+    #[must_use]
+    pub fn after(mut self, cursor: Cursor) -> Self {
+        self.after = Some(cursor);
+        self
+    }
+
+    /// At most `n` events per page (1 to [`Query::MAX_LIMIT`]; default
+    /// [`Query::DEFAULT_LIMIT`]).
+    #[must_use]
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = Some(n.clamp(1, Self::MAX_LIMIT));
+        self
+    }
+
+    /// The page size this query uses.
+    #[must_use]
+    pub fn limit_value(&self) -> usize {
+        self.limit.unwrap_or(Self::DEFAULT_LIMIT)
+    }
+
+    /// Whether `envelope` (stored at `seq`) matches every filter but the cursor and the
+    /// limit. Stores filter in their own query language; this is the reference they agree
+    /// with, usable on envelopes in memory.
+    #[must_use]
+    pub fn matches(&self, envelope: &Envelope) -> bool {
+        let actor_ok = self.actor.as_deref().is_none_or(|a| {
+            envelope.actor.id == a
+                || envelope
+                    .actor
+                    .on_behalf_of
+                    .as_ref()
+                    .is_some_and(|o| o.id == a)
+        });
+        let subject_ok = self
+            .subject
+            .as_deref()
+            .is_none_or(|s| envelope.subjects.iter().any(|x| x.id == s));
+        let action_ok = self
+            .action
+            .as_ref()
+            .is_none_or(|f| f.matches(&envelope.action));
+        let since_ok = self.since.is_none_or(|t| envelope.occurred_at >= t);
+        let until_ok = self.until.is_none_or(|t| envelope.occurred_at < t);
+        let request_ok = self
+            .request_id
+            .as_deref()
+            .is_none_or(|r| envelope.context.request_id_str() == Some(r));
+        actor_ok && subject_ok && action_ok && since_ok && until_ok && request_ok
+    }
+}
+
+/// One page of results, newest first.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Page {
+    /// The events.
+    pub events: Vec<Envelope>,
+    /// The cursor of the next page, or `None` on the last page.
+    pub next: Option<Cursor>,
+}
+
+/// Renders envelopes as a plain-text table: time, outcome, action, actor and message.
+///
+/// ```
+/// # use audit_core::Envelope;
+/// let events: Vec<Envelope> = Vec::new();
+/// let text = audit_core::query::timeline(&events);
+/// assert!(text.starts_with("occurred_at"));
+/// ```
+#[must_use]
+pub fn timeline(events: &[Envelope]) -> String {
+    let rows: Vec<[String; 5]> = events
+        .iter()
+        .map(|e| {
+            [
+                e.occurred_at.to_string(),
+                e.outcome.to_string(),
+                e.action.to_string(),
+                e.actor.to_string(),
+                e.message.clone().unwrap_or_else(|| {
+                    let subjects: Vec<&str> =
+                        e.subjects.iter().map(|s| s.display.as_str()).collect();
+                    subjects.join(", ")
+                }),
+            ]
+        })
+        .collect();
+    let header = ["occurred_at", "outcome", "action", "actor", "message"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: [&str; 5]| {
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                out.extend(std::iter::repeat_n(' ', w - cell.chars().count() + 2));
+            }
+        }
+        out.push('\n');
+    };
+    line(header);
+    for row in &rows {
+        line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+    }
+    out
+}
