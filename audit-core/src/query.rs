@@ -277,3 +277,134 @@ pub fn timeline(events: &[Envelope]) -> String {
     }
     out
 }
+
+/// SQL for the queryable stores: the driving table, the filters and their parameters, shared
+/// by the SQLite and Postgres stores so that both answer a [`Query`] the same way.
+#[allow(dead_code)] // Each store feature uses a part.
+pub(crate) mod sql {
+    use super::{ActionFilter, Query};
+
+    /// How a store writes parameter placeholders.
+    #[derive(Clone, Copy)]
+    pub(crate) enum Placeholder {
+        /// SQLite: `?1`.
+        Question,
+        /// Postgres: `$1`.
+        Dollar,
+    }
+
+    /// A parameter value.
+    pub(crate) enum Param {
+        Text(String),
+        Int(i64),
+    }
+
+    /// The parts of a `SELECT` answering a query, newest first by `seq_col`.
+    pub(crate) struct SqlQuery {
+        pub(crate) from: String,
+        pub(crate) seq_col: &'static str,
+        pub(crate) filters: Vec<String>,
+        pub(crate) params: Vec<Param>,
+        placeholder: Placeholder,
+    }
+
+    impl SqlQuery {
+        /// `tables` prefixes table names (a Postgres schema with its dot, or nothing).
+        pub(crate) fn build(q: &Query, tables: &str, placeholder: Placeholder) -> Self {
+            // Drive from the side table of the most selective filter, in seq order.
+            let (from, seq_col) = if q.subject.is_some() {
+                (
+                    format!("{tables}audit_subjects d JOIN {tables}audit_events e ON e.seq = d.seq"),
+                    "d.seq",
+                )
+            } else if q.actor.is_some() {
+                (
+                    format!("{tables}audit_actors d JOIN {tables}audit_events e ON e.seq = d.seq"),
+                    "d.seq",
+                )
+            } else {
+                (format!("{tables}audit_events e"), "e.seq")
+            };
+            let mut sql = SqlQuery {
+                from,
+                seq_col,
+                filters: Vec::new(),
+                params: Vec::new(),
+                placeholder,
+            };
+            if let Some(subject) = &q.subject {
+                sql.push("d.subject_id = ?", Param::Text(subject.clone()));
+                if let Some(actor) = &q.actor {
+                    let filter = format!(
+                        "EXISTS (SELECT 1 FROM {tables}audit_actors a WHERE a.seq = e.seq AND \
+                         a.actor_id = ?)"
+                    );
+                    sql.push(&filter, Param::Text(actor.clone()));
+                }
+            } else if let Some(actor) = &q.actor {
+                sql.push("d.actor_id = ?", Param::Text(actor.clone()));
+            }
+            match &q.action {
+                Some(ActionFilter::Exact(a)) => sql.push("e.action = ?", Param::Text(a.clone())),
+                Some(ActionFilter::Prefix(p)) => {
+                    // `>= "widget."` and `< "widget/"`: `/` follows `.` in byte order.
+                    let mut upper = p.clone();
+                    upper.pop();
+                    upper.push('/');
+                    sql.push("e.action >= ?", Param::Text(p.clone()));
+                    sql.push("e.action < ?", Param::Text(upper));
+                }
+                None => {}
+            }
+            if let Some(t) = q.since {
+                sql.push("e.occurred_at >= ?", Param::Text(t.to_string()));
+            }
+            if let Some(t) = q.until {
+                sql.push("e.occurred_at < ?", Param::Text(t.to_string()));
+            }
+            if let Some(r) = &q.request_id {
+                sql.push("e.request_id = ?", Param::Text(r.clone()));
+            }
+            if let Some(c) = q.after {
+                let filter = format!("{} < ?", sql.seq_col);
+                sql.push(&filter, Param::Int(i64::try_from(c.seq()).unwrap_or(i64::MAX)));
+            }
+            sql
+        }
+
+        /// Adds a filter with one `?`, numbered in the store's placeholder style.
+        fn push(&mut self, filter: &str, value: Param) {
+            self.params.push(value);
+            let n = self.params.len();
+            let mark = match self.placeholder {
+                Placeholder::Question => format!("?{n}"),
+                Placeholder::Dollar => format!("${n}"),
+            };
+            self.filters.push(filter.replace('?', &mark));
+        }
+
+        /// ` WHERE ...`, or nothing.
+        pub(crate) fn where_clause(&self) -> String {
+            if self.filters.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", self.filters.join(" AND "))
+            }
+        }
+
+        /// The page query: `seq` and `envelope` of at most `limit` rows, newest first.
+        pub(crate) fn page(&self, limit: usize) -> String {
+            format!(
+                "SELECT {seq}, e.envelope FROM {from}{filters} ORDER BY {seq} DESC LIMIT {limit}",
+                seq = self.seq_col,
+                from = self.from,
+                filters = self.where_clause(),
+            )
+        }
+
+        /// The count query.
+        pub(crate) fn count(&self) -> String {
+            format!("SELECT count(*) FROM {}{}", self.from, self.where_clause())
+        }
+    }
+}

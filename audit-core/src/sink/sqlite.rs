@@ -7,7 +7,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use super::{Batch, Sink, SinkError};
 use crate::chain::{Anchor, ChainHead, Verifier, VerifyError, VerifyReport};
-use crate::query::{ActionFilter, Cursor, Page, Query};
+use crate::query::sql::{Param, Placeholder, SqlQuery};
+use crate::query::{Cursor, Page, Query};
 use crate::{Envelope, EventId, Timestamp};
 
 const SCHEMA: &str = "
@@ -369,114 +370,6 @@ impl std::fmt::Debug for SqliteLog {
     }
 }
 
-/// Builds the SQL of a query: the driving table, the filters and their parameters.
-struct Sql {
-    from: &'static str,
-    seq_col: &'static str,
-    filters: Vec<String>,
-    params: Vec<rusqlite::types::Value>,
-}
-
-impl Sql {
-    fn new(q: &Query) -> Self {
-        use rusqlite::types::Value;
-        // Drive from the side table of the most selective filter, in seq order.
-        let (from, seq_col) = if q.subject.is_some() {
-            (
-                "audit_subjects d JOIN audit_events e ON e.seq = d.seq",
-                "d.seq",
-            )
-        } else if q.actor.is_some() {
-            (
-                "audit_actors d JOIN audit_events e ON e.seq = d.seq",
-                "d.seq",
-            )
-        } else {
-            ("audit_events e", "e.seq")
-        };
-        let mut sql = Sql {
-            from,
-            seq_col,
-            filters: Vec::new(),
-            params: Vec::new(),
-        };
-        let push = |sql: &mut Sql, filter: String, value: Value| {
-            sql.params.push(value);
-            sql.filters
-                .push(filter.replace('?', &format!("?{}", sql.params.len())));
-        };
-        if let Some(subject) = &q.subject {
-            push(
-                &mut sql,
-                "d.subject_id = ?".into(),
-                Value::Text(subject.clone()),
-            );
-            if let Some(actor) = &q.actor {
-                push(
-                    &mut sql,
-                    "EXISTS (SELECT 1 FROM audit_actors a WHERE a.seq = e.seq AND a.actor_id = ?)"
-                        .into(),
-                    Value::Text(actor.clone()),
-                );
-            }
-        } else if let Some(actor) = &q.actor {
-            push(
-                &mut sql,
-                "d.actor_id = ?".into(),
-                Value::Text(actor.clone()),
-            );
-        }
-        match &q.action {
-            Some(ActionFilter::Exact(a)) => {
-                push(&mut sql, "e.action = ?".into(), Value::Text(a.clone()));
-            }
-            Some(ActionFilter::Prefix(p)) => {
-                // `>= "widget."` and `< "widget/"`: `/` follows `.` in byte order.
-                let mut upper = p.clone();
-                upper.pop();
-                upper.push('/');
-                push(&mut sql, "e.action >= ?".into(), Value::Text(p.clone()));
-                push(&mut sql, "e.action < ?".into(), Value::Text(upper));
-            }
-            None => {}
-        }
-        if let Some(t) = q.since {
-            push(
-                &mut sql,
-                "e.occurred_at >= ?".into(),
-                Value::Text(t.to_string()),
-            );
-        }
-        if let Some(t) = q.until {
-            push(
-                &mut sql,
-                "e.occurred_at < ?".into(),
-                Value::Text(t.to_string()),
-            );
-        }
-        if let Some(r) = &q.request_id {
-            push(&mut sql, "e.request_id = ?".into(), Value::Text(r.clone()));
-        }
-        if let Some(c) = q.after {
-            let seq_col = sql.seq_col;
-            push(
-                &mut sql,
-                format!("{seq_col} < ?"),
-                Value::Integer(to_i64(c.seq())),
-            );
-        }
-        sql
-    }
-
-    fn where_clause(&self) -> String {
-        if self.filters.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.filters.join(" AND "))
-        }
-    }
-}
-
 impl SqliteLog {
     /// Opens an existing audit database.
     ///
@@ -511,21 +404,15 @@ impl SqliteLog {
     ///
     /// A [`QueryError`] when the database cannot be read or a stored envelope is corrupt.
     pub fn query(&self, query: &Query) -> Result<Page, QueryError> {
-        let sql = Sql::new(query);
+        let sql = SqlQuery::build(query, "", Placeholder::Question);
         let limit = query.limit_value();
-        let text = format!(
-            "SELECT {seq}, e.envelope FROM {from}{filters} ORDER BY {seq} DESC LIMIT {n}",
-            seq = sql.seq_col,
-            from = sql.from,
-            filters = sql.where_clause(),
-            n = limit + 1,
-        );
+        let text = sql.page(limit + 1);
         let mut stmt = self
             .conn
             .prepare_cached(&text)
             .map_err(|e| self.db_err(e))?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            .query_map(rusqlite::params_from_iter(sqlite_params(&sql)), |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
             })
             .map_err(|e| self.db_err(e))?;
@@ -558,11 +445,11 @@ impl SqliteLog {
     pub fn count(&self, query: &Query) -> Result<u64, QueryError> {
         let mut q = query.clone();
         q.after = None;
-        let sql = Sql::new(&q);
-        let text = format!("SELECT count(*) FROM {}{}", sql.from, sql.where_clause());
+        let sql = SqlQuery::build(&q, "", Placeholder::Question);
+        let text = sql.count();
         let n: i64 = self
             .conn
-            .query_row(&text, rusqlite::params_from_iter(sql.params.iter()), |r| {
+            .query_row(&text, rusqlite::params_from_iter(sqlite_params(&sql)), |r| {
                 r.get(0)
             })
             .map_err(|e| self.db_err(e))?;
@@ -727,6 +614,16 @@ impl SqliteLog {
         }
         verifier.finish(anchor)
     }
+}
+
+fn sqlite_params(sql: &SqlQuery) -> Vec<rusqlite::types::Value> {
+    sql.params
+        .iter()
+        .map(|p| match p {
+            Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
+            Param::Int(i) => rusqlite::types::Value::Integer(*i),
+        })
+        .collect()
 }
 
 /// The distinct IDs, sorted, space-separated (as the verify query renders them).
