@@ -7,9 +7,13 @@ pub use uuid;
 
 pub use crate::__impl_prefixed_id as impl_prefixed_id;
 pub use crate::__impl_rusqlite as impl_rusqlite;
+pub use crate::__impl_sqlx_postgres as impl_sqlx_postgres;
+pub use crate::__impl_sqlx_sqlite as impl_sqlx_sqlite;
 pub use crate::__impl_uuid as impl_uuid;
 #[cfg(feature = "rusqlite")]
 pub use rusqlite;
+#[cfg(any(feature = "sqlx-sqlite", feature = "sqlx-postgres"))]
+pub use sqlx;
 
 use crate::PrefixedId;
 
@@ -205,6 +209,8 @@ macro_rules! __impl_prefixed_id {
 
         $crate::__private::impl_uuid!($t);
         $crate::__private::impl_rusqlite!($t);
+        $crate::__private::impl_sqlx_sqlite!($t);
+        $crate::__private::impl_sqlx_postgres!($t);
     };
     (@new_doc true) => { "time-ordered (UUIDv7 layout), greater than every ID made before it in this process." };
     (@new_doc false) => { "128 random bits from a CSPRNG." };
@@ -260,6 +266,173 @@ macro_rules! __impl_rusqlite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __impl_rusqlite {
+    ($t:ident) => {};
+}
+
+/// Writes an ID as an SQLite TEXT argument, in canonical form (for the generated `Encode`).
+///
+/// # Errors
+///
+/// Never; the signature is `Encode`'s.
+#[cfg(feature = "sqlx-sqlite")]
+pub fn sqlx_sqlite_encode<T: PrefixedId>(
+    id: &T,
+    buf: &mut <sqlx::Sqlite as sqlx::Database>::ArgumentBuffer,
+) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+    <String as sqlx::Encode<'_, sqlx::Sqlite>>::encode(id.encode().as_str().to_owned(), buf)
+}
+
+/// Reads an ID from an SQLite value: TEXT in canonical form, re-validated, so a row holding
+/// another type's ID is an error (for the generated `Decode`).
+///
+/// # Errors
+///
+/// sqlx's error for a value that is not text, or the
+/// [`ParseIdError`](crate::ParseIdError) for a text that is not a `T`.
+#[cfg(feature = "sqlx-sqlite")]
+pub fn sqlx_sqlite_decode<T: PrefixedId>(
+    value: <sqlx::Sqlite as sqlx::Database>::ValueRef<'_>,
+) -> Result<T, sqlx::error::BoxDynError> {
+    let text = <&str as sqlx::Decode<'_, sqlx::Sqlite>>::decode(value)?;
+    Ok(T::parse(text)?)
+}
+
+/// sqlx's SQLite traits (`Type`, `Encode`, `Decode`), present when the `sqlx-sqlite` feature
+/// is on.
+#[cfg(feature = "sqlx-sqlite")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_sqlx_sqlite {
+    ($t:ident) => {
+        #[automatically_derived]
+        impl $crate::__private::sqlx::Type<$crate::__private::sqlx::Sqlite> for $t {
+            fn type_info() -> <$crate::__private::sqlx::Sqlite as $crate::__private::sqlx::Database>::TypeInfo {
+                <::std::string::String as $crate::__private::sqlx::Type<
+                    $crate::__private::sqlx::Sqlite,
+                >>::type_info()
+            }
+
+            fn compatible(
+                ty: &<$crate::__private::sqlx::Sqlite as $crate::__private::sqlx::Database>::TypeInfo,
+            ) -> bool {
+                <::std::string::String as $crate::__private::sqlx::Type<
+                    $crate::__private::sqlx::Sqlite,
+                >>::compatible(ty)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'q> $crate::__private::sqlx::Encode<'q, $crate::__private::sqlx::Sqlite> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <$crate::__private::sqlx::Sqlite as $crate::__private::sqlx::Database>::ArgumentBuffer,
+            ) -> ::core::result::Result<
+                $crate::__private::sqlx::encode::IsNull,
+                $crate::__private::sqlx::error::BoxDynError,
+            > {
+                $crate::__private::sqlx_sqlite_encode(self, buf)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'r> $crate::__private::sqlx::Decode<'r, $crate::__private::sqlx::Sqlite> for $t {
+            fn decode(
+                value: <$crate::__private::sqlx::Sqlite as $crate::__private::sqlx::Database>::ValueRef<'r>,
+            ) -> ::core::result::Result<Self, $crate::__private::sqlx::error::BoxDynError> {
+                $crate::__private::sqlx_sqlite_decode(value)
+            }
+        }
+    };
+}
+
+/// sqlx's SQLite traits: absent, the `sqlx-sqlite` feature is off.
+#[cfg(not(feature = "sqlx-sqlite"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_sqlx_sqlite {
+    ($t:ident) => {};
+}
+
+/// Encodes an ID for Postgres: TEXT in canonical form.
+///
+/// # Errors
+///
+/// Whatever sqlx's text encoding returns.
+#[cfg(feature = "sqlx-postgres")]
+pub fn sqlx_pg_encode<T: PrefixedId>(
+    id: &T,
+    buf: &mut sqlx::postgres::PgArgumentBuffer,
+) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+    let text = id.encode();
+    <&str as sqlx::Encode<'_, sqlx::Postgres>>::encode_by_ref(&text.as_str(), buf)
+}
+
+/// Decodes an ID from Postgres TEXT, re-validated: a row holding another type's ID is an
+/// error naming the expected prefix.
+///
+/// # Errors
+///
+/// A non-text value, or a [`ParseIdError`](crate::ParseIdError).
+#[cfg(feature = "sqlx-postgres")]
+pub fn sqlx_pg_decode<T: PrefixedId>(
+    value: sqlx::postgres::PgValueRef<'_>,
+) -> Result<T, sqlx::error::BoxDynError> {
+    let text = <&str as sqlx::Decode<'_, sqlx::Postgres>>::decode(value)?;
+    Ok(T::parse(text)?)
+}
+
+/// sqlx Postgres traits, present when the `sqlx-postgres` feature is on.
+#[cfg(feature = "sqlx-postgres")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_sqlx_postgres {
+    ($t:ident) => {
+        #[automatically_derived]
+        impl $crate::__private::sqlx::Type<$crate::__private::sqlx::Postgres> for $t {
+            fn type_info() -> $crate::__private::sqlx::postgres::PgTypeInfo {
+                <&str as $crate::__private::sqlx::Type<$crate::__private::sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &$crate::__private::sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as $crate::__private::sqlx::Type<$crate::__private::sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        #[automatically_derived]
+        impl $crate::__private::sqlx::postgres::PgHasArrayType for $t {
+            fn array_type_info() -> $crate::__private::sqlx::postgres::PgTypeInfo {
+                <&str as $crate::__private::sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+        }
+
+        #[automatically_derived]
+        impl<'q> $crate::__private::sqlx::Encode<'q, $crate::__private::sqlx::Postgres> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut $crate::__private::sqlx::postgres::PgArgumentBuffer,
+            ) -> ::core::result::Result<
+                $crate::__private::sqlx::encode::IsNull,
+                $crate::__private::sqlx::error::BoxDynError,
+            > {
+                $crate::__private::sqlx_pg_encode(self, buf)
+            }
+        }
+
+        #[automatically_derived]
+        impl<'r> $crate::__private::sqlx::Decode<'r, $crate::__private::sqlx::Postgres> for $t {
+            fn decode(
+                value: $crate::__private::sqlx::postgres::PgValueRef<'r>,
+            ) -> ::core::result::Result<Self, $crate::__private::sqlx::error::BoxDynError> {
+                $crate::__private::sqlx_pg_decode(value)
+            }
+        }
+    };
+}
+
+/// sqlx Postgres traits: absent, the `sqlx-postgres` feature is off.
+#[cfg(not(feature = "sqlx-postgres"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_sqlx_postgres {
     ($t:ident) => {};
 }
 

@@ -5,6 +5,8 @@
 //! | [`MemorySink`] | tests: clones share one store |
 //! | [`JsonlSink`] | an append-only file, one envelope per line, with a hash chain |
 //! | `SqliteSink` | the embedded, queryable store (feature `sqlite`), with a hash chain |
+//! | `postgres::PostgresSink` | Postgres (feature `postgres`), also inside the caller's transaction |
+//! | `NatsSink` | a NATS JetStream stream (feature `nats`), deduplicated by event ID |
 //!
 //! Implement [`Sink`] for your own. The [`Auditor`](crate::Auditor) gives each sink its own
 //! worker thread, so a sink is called from one thread at a time, and a slow sink does not
@@ -27,6 +29,10 @@
 
 mod jsonl;
 mod memory;
+#[cfg(feature = "nats")]
+mod nats;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -35,12 +41,19 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The async-nats crate the [`NatsSink`] is built with, for its stream settings and
+/// connection options.
+#[cfg(feature = "nats")]
+pub use async_nats;
 pub use jsonl::{Durability, JsonlSink, TornTail};
 pub use memory::MemorySink;
+#[cfg(feature = "nats")]
+pub use nats::{NatsError, NatsSink, NatsSinkBuilder};
 #[cfg(feature = "sqlite")]
-pub use sqlite::{QueryError, RetentionReport, SqliteLog, SqliteSink};
+pub use sqlite::{QueryError, SqliteLog, SqliteSink};
 
 use crate::Envelope;
+use crate::chain::ChainHead;
 
 /// A batch of envelopes handed to [`Sink::write`], in emit order.
 #[derive(Clone, Copy)]
@@ -120,6 +133,16 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     fn name(&self) -> String {
         (**self).name()
     }
+}
+
+/// What a retention pass (`delete_before`) removed from a queryable store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetentionReport {
+    /// Events removed.
+    pub deleted: u64,
+    /// The chain point the log now starts after: verification starts from here.
+    pub cut: ChainHead,
 }
 
 /// Why a sink failed.

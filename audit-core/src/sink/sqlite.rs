@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
-use super::{Batch, Sink, SinkError};
+use super::{Batch, RetentionReport, Sink, SinkError};
 use crate::chain::{Anchor, ChainHead, Verifier, VerifyError, VerifyReport};
 use crate::query::sql::{Param, Placeholder, SqlQuery};
 use crate::query::{Cursor, Page, Query};
@@ -345,16 +345,6 @@ impl std::error::Error for QueryError {
     }
 }
 
-/// What [`SqliteLog::delete_before`] removed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RetentionReport {
-    /// Events removed.
-    pub deleted: u64,
-    /// The chain point the log now starts after: verification starts from here.
-    pub cut: ChainHead,
-}
-
 /// A reader (and retention handle) on an SQLite audit database; open as many as you like,
 /// also while a [`SqliteSink`] writes.
 pub struct SqliteLog {
@@ -449,9 +439,11 @@ impl SqliteLog {
         let text = sql.count();
         let n: i64 = self
             .conn
-            .query_row(&text, rusqlite::params_from_iter(sqlite_params(&sql)), |r| {
-                r.get(0)
-            })
+            .query_row(
+                &text,
+                rusqlite::params_from_iter(sqlite_params(&sql)),
+                |r| r.get(0),
+            )
             .map_err(|e| self.db_err(e))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
