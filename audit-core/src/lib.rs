@@ -30,6 +30,14 @@
 //! | --- | --- |
 //! | `derive` (default) | the derive macros |
 //! | `uuid` | `From` conversions between every ID and `uuid::Uuid` |
+//! | `sqlite` | `sink::SqliteSink` and `sink::SqliteLog`: the embedded, queryable store with its hash chain, queries and retention (bundled SQLite via rusqlite) |
+//! | `rusqlite` | rusqlite's `ToSql` and `FromSql` on every ID: TEXT in canonical form, re-validated on read |
+//! | `postgres` | `sink::postgres`: `PostgresSink`, emitting inside the caller's sqlx transaction with an outbox and its relay, and `PostgresLog` queries, retention and verification |
+//! | `sqlx-postgres` | sqlx's `Type`, `Encode`, `Decode` and `PgHasArrayType` for Postgres on every ID: TEXT in canonical form, re-validated on decode |
+//! | `axum` | `web::AuditLayer`: a tower layer that fills each request's context (request id, client IP behind trusted proxies, user agent, trace id), and the axum extractor for `Context` |
+//! | `tracing` | `sink::TracingSink`: every envelope as a `tracing` event |
+//! | `nats` | `sink::NatsSink`: publishes every envelope to a NATS JetStream stream on `<prefix>.<action>`, deduplicated by event ID, acknowledged; creates the stream if missing (async-nats, with a small tokio runtime of its own) |
+//! | `sqlx-sqlite` | sqlx's `Type`, `Encode` and `Decode` for SQLite on every ID: stored as TEXT in canonical form, re-validated on decode (a `wdgt_` ID never decodes as a `UserId`). It picks no async runtime: enable one (`runtime-tokio`, ...) in your own `sqlx` dependency. It shares one `libsqlite3-sys` with `rusqlite`, so both can be on |
 #![deny(missing_docs)]
 #![warn(unreachable_pub, clippy::pedantic)]
 #![allow(clippy::module_name_repetitions)]
@@ -48,6 +56,8 @@ pub mod event;
 pub mod ids;
 pub mod query;
 pub mod sink;
+#[cfg(feature = "axum")]
+pub mod web;
 
 #[doc(hidden)]
 pub mod __private;

@@ -5,6 +5,7 @@
 //! | [`MemorySink`] | tests: clones share one store |
 //! | [`JsonlSink`] | an append-only file, one envelope per line, with a hash chain |
 //! | `SqliteSink` | the embedded, queryable store (feature `sqlite`), with a hash chain |
+//! | `TracingSink` | each envelope as a `tracing` event (feature `tracing`) |
 //! | `postgres::PostgresSink` | Postgres (feature `postgres`), also inside the caller's transaction |
 //! | `NatsSink` | a NATS JetStream stream (feature `nats`), deduplicated by event ID |
 //!
@@ -35,6 +36,8 @@ mod nats;
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "tracing")]
+mod tracing;
 
 use std::fmt;
 use std::io;
@@ -51,6 +54,8 @@ pub use memory::MemorySink;
 pub use nats::{NatsError, NatsSink, NatsSinkBuilder};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{QueryError, SqliteLog, SqliteSink};
+#[cfg(feature = "tracing")]
+pub use tracing::TracingSink;
 
 use crate::Envelope;
 use crate::chain::ChainHead;
