@@ -287,12 +287,16 @@ pub fn sqlx_sqlite_encode<T: PrefixedId>(
 ///
 /// # Errors
 ///
-/// sqlx's error for a value that is not text, or the
+/// [`sqlx::error::UnexpectedNullError`] for NULL (sqlx hands NULL to `decode`, and would
+/// read it as an empty text), sqlx's error for a value that is not text, or the
 /// [`ParseIdError`](crate::ParseIdError) for a text that is not a `T`.
 #[cfg(feature = "sqlx-sqlite")]
 pub fn sqlx_sqlite_decode<T: PrefixedId>(
     value: <sqlx::Sqlite as sqlx::Database>::ValueRef<'_>,
 ) -> Result<T, sqlx::error::BoxDynError> {
+    if sqlx::ValueRef::is_null(&value) {
+        return Err(Box::new(sqlx::error::UnexpectedNullError));
+    }
     let text = <&str as sqlx::Decode<'_, sqlx::Sqlite>>::decode(value)?;
     Ok(T::parse(text)?)
 }

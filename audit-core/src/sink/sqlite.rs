@@ -552,13 +552,16 @@ impl SqliteLog {
             // fell to retention and cannot be checked.
             verifier.check_anchor_at(anchor)?;
         }
+        // Every column and side-table entry a query or the next append reads is compared
+        // with the envelope: the ID sets as JSON arrays (names may hold any character).
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT e.seq, e.id, e.action, e.occurred_at, e.actor_id, e.envelope, \
-                 (SELECT group_concat(subject_id, ' ') FROM (SELECT subject_id FROM \
+                "SELECT e.seq, e.envelope, e.id, e.action, e.occurred_at, e.outcome, \
+                 e.actor_type, e.actor_id, e.request_id, e.prev_hash, e.hash, \
+                 (SELECT json_group_array(subject_id) FROM (SELECT subject_id FROM \
                  audit_subjects s WHERE s.seq = e.seq ORDER BY subject_id)), \
-                 (SELECT group_concat(actor_id, ' ') FROM (SELECT actor_id FROM audit_actors a \
+                 (SELECT json_group_array(actor_id) FROM (SELECT actor_id FROM audit_actors a \
                  WHERE a.seq = e.seq ORDER BY actor_id)) \
                  FROM audit_events e ORDER BY e.seq",
             )
@@ -566,26 +569,30 @@ impl SqliteLog {
         let mut rows = stmt.query([]).map_err(io)?;
         while let Some(row) = rows.next().map_err(io)? {
             let seq: i64 = row.get(0).map_err(io)?;
-            let json: String = row.get(5).map_err(io)?;
+            let json: String = row.get(1).map_err(io)?;
             let envelope: Envelope = match serde_json::from_str(&json) {
                 Ok(e) => e,
                 Err(e) => return Err(verifier.unreadable(e)),
             };
             verifier.push(&envelope)?;
+            let text = |i: usize| row.get::<_, Option<String>>(i).map_err(io);
+            let ids = |i: usize| -> Result<Vec<String>, VerifyError> {
+                Ok(text(i)?
+                    .and_then(|j| serde_json::from_str(&j).ok())
+                    .unwrap_or_default())
+            };
             let columns_match = envelope.seq == u64::try_from(seq).ok()
-                && row.get::<_, String>(1).map_err(io)? == envelope.id.encode().as_str()
-                && row.get::<_, String>(2).map_err(io)? == envelope.action
-                && row.get::<_, String>(3).map_err(io)? == envelope.occurred_at.to_string()
-                && row.get::<_, String>(4).map_err(io)? == envelope.actor.id
-                && row
-                    .get::<_, Option<String>>(6)
-                    .map_err(io)?
-                    .unwrap_or_default()
-                    == id_set(envelope.subjects.iter().map(|s| s.id.as_str()))
-                && row
-                    .get::<_, Option<String>>(7)
-                    .map_err(io)?
-                    .unwrap_or_default()
+                && text(2)?.as_deref() == Some(envelope.id.encode().as_str())
+                && text(3)?.as_deref() == Some(&*envelope.action)
+                && text(4)? == Some(envelope.occurred_at.to_string())
+                && text(5)?.as_deref() == Some(envelope.outcome.as_str())
+                && text(6)?.as_deref() == Some(&*envelope.actor.kind)
+                && text(7)?.as_deref() == Some(envelope.actor.id.as_str())
+                && text(8)?.as_deref() == envelope.context.request_id_str()
+                && text(9)? == envelope.prev_hash
+                && text(10)? == envelope.hash
+                && ids(11)? == id_set(envelope.subjects.iter().map(|s| s.id.as_str()))
+                && ids(12)?
                     == id_set(
                         std::iter::once(envelope.actor.id.as_str())
                             .chain(envelope.actor.on_behalf_of.iter().map(|o| o.id.as_str())),
@@ -596,6 +603,18 @@ impl SqliteLog {
                     why: crate::chain::Break::Unreadable(
                         "its indexed columns or actor/subject entries do not match the stored \
                          envelope: they were edited"
+                            .to_owned(),
+                    ),
+                });
+            }
+            // The text is what the sink wrote: a key the hash does not cover (ignored when
+            // parsing) or a reformatting is an edit too.
+            if serde_json::to_string(&envelope).ok().as_deref() != Some(json.as_str()) {
+                return Err(VerifyError::Broken {
+                    seq: verifier.head().seq,
+                    why: crate::chain::Break::Unreadable(
+                        "its stored text is not what the sink wrote: a key was added or the \
+                         text was reformatted"
                             .to_owned(),
                     ),
                 });
@@ -618,12 +637,12 @@ fn sqlite_params(sql: &SqlQuery) -> Vec<rusqlite::types::Value> {
         .collect()
 }
 
-/// The distinct IDs, sorted, space-separated (as the verify query renders them).
-fn id_set<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+/// The distinct IDs, sorted by bytes (as the verify query lists them).
+fn id_set<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut ids: Vec<&str> = ids.collect();
     ids.sort_unstable();
     ids.dedup();
-    ids.join(" ")
+    ids.into_iter().map(str::to_owned).collect()
 }
 
 fn parse(seq: i64, json: &str) -> Result<Envelope, QueryError> {

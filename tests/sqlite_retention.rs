@@ -1,0 +1,611 @@
+//! `SqliteLog::delete_before` and `SqliteSink::verify`, as an auditor of the database sees
+//! them: after a retention cut the chain verifies from the cut and later appends continue it;
+//! tampering after the cut (an envelope text, an indexed column, a row, a side-table entry,
+//! the cut record) is caught at the right `seq`; a trusted anchor catches a cut-off tail; and
+//! a corrupted file is a clear error, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use audit_core::chain::{Anchor, Break, VerifyError};
+use audit_core::query::Query;
+use audit_core::sink::{SqliteLog, SqliteSink};
+use audit_core::{Actor, AuditEvent, Auditor, Context, EntityRef, Envelope, PrefixedId, Timestamp};
+use rusqlite::{Connection, params};
+
+#[derive(PrefixedId)]
+#[id(prefix = "user")]
+pub struct UserId([u8; 16]);
+
+#[derive(PrefixedId)]
+#[id(prefix = "wdgt", name = "widget")]
+pub struct WidgetId([u8; 16]);
+
+#[derive(AuditEvent)]
+#[audit(
+    action = "widget.purchased",
+    message = "{actor} bought {quantity} of {widget}"
+)]
+pub struct WidgetPurchased {
+    #[audit(actor)]
+    pub buyer: Actor,
+    #[audit(subject)]
+    pub widget: EntityRef<WidgetId>,
+    #[audit(subject)]
+    pub gifted_to: Option<EntityRef<UserId>>,
+    pub quantity: u32,
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "audit-sqlite-retention-{}-{}-{name}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("audit.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// 2026-01-01T00:00:00Z plus `minutes`.
+fn at(minutes: i64) -> Timestamp {
+    Timestamp::from_unix_micros(1_767_225_600_000_000 + minutes * 60_000_000).unwrap()
+}
+
+/// Appends events numbered `from..to`, event `i` occurring at minute `i`, through a new sink
+/// on `path`; every third event acts on someone's behalf, every second has two subjects.
+fn append(path: &Path, from: i64, to: i64) {
+    let auditor = Auditor::builder()
+        .sink(SqliteSink::open(path).unwrap())
+        .background(1024)
+        .block_when_full(true)
+        .build()
+        .unwrap();
+    for i in from..to {
+        let user = EntityRef::new(UserId::new(), format!("User {i}"));
+        let buyer = if i % 3 == 0 {
+            Actor::on_behalf_of(EntityRef::new(UserId::new(), "Support"), user.clone())
+        } else {
+            Actor::from(user.clone())
+        };
+        let event = WidgetPurchased {
+            buyer,
+            widget: EntityRef::new(WidgetId::new(), format!("Widget {i}")),
+            gifted_to: (i % 2 == 0).then(|| EntityRef::new(UserId::new(), "Friend")),
+            quantity: u32::try_from(i).unwrap(),
+        };
+        let ctx = Context::new().request_id(format!("req-{i}"));
+        let mut envelope = Envelope::from_event(&event, &ctx).unwrap();
+        envelope.occurred_at = at(i);
+        auditor.emit_envelope(envelope).unwrap();
+    }
+    let report = auditor.shutdown();
+    assert!(report.is_clean(), "{report:?}");
+}
+
+/// The stored rows, `(seq, hash, envelope)`, read with plain rusqlite.
+fn rows(path: &Path) -> Vec<(u64, String, Envelope)> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT seq, hash, envelope FROM audit_events ORDER BY seq")
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })
+    .unwrap()
+    .map(|r| {
+        let (seq, hash, json) = r.unwrap();
+        (
+            u64::try_from(seq).unwrap(),
+            hash,
+            serde_json::from_str(&json).unwrap(),
+        )
+    })
+    .collect()
+}
+
+fn broken_at(err: &VerifyError) -> u64 {
+    match err {
+        VerifyError::Broken { seq, .. } => *seq,
+        other => panic!("expected a broken chain, got {other:?}"),
+    }
+}
+
+#[test]
+fn retention_cut_verifies_and_later_appends_continue_the_chain() {
+    let dir = TempDir::new("cut");
+    let path = dir.db();
+    append(&path, 0, 40);
+    let before = rows(&path);
+    let mut log = SqliteLog::open(&path).unwrap();
+
+    // Events 0..15 occurred before minute 15: seq 1..=15 go.
+    let report = log.delete_before(at(15)).unwrap();
+    assert_eq!(report.deleted, 15);
+    assert_eq!(report.cut.seq, 15);
+    assert_eq!(report.cut.hash, before[14].1);
+    let verified = SqliteSink::verify(&path).unwrap();
+    assert_eq!(
+        (verified.events, verified.first_seq, verified.last_seq),
+        (25, 16, 40)
+    );
+    assert_eq!(verified.last_hash, before[39].1);
+    assert_eq!(log.count(&Query::new()).unwrap(), 25);
+    let oldest = log.query(&Query::new().limit(1000)).unwrap();
+    assert_eq!(oldest.events.last().unwrap().seq, Some(16));
+    // The side tables lost the removed events too.
+    let gone_actor = &before[3].2.actor.id;
+    assert_eq!(log.count(&Query::new().actor(gone_actor)).unwrap(), 0);
+    let gone_subject = &before[3].2.subjects[0].id;
+    assert_eq!(log.count(&Query::new().subject(gone_subject)).unwrap(), 0);
+    let conn = Connection::open(&path).unwrap();
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM audit_actors WHERE seq <= 15) + \
+             (SELECT count(*) FROM audit_subjects WHERE seq <= 15)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+
+    // The same cut again removes nothing and keeps the cut point.
+    let again = log.delete_before(at(15)).unwrap();
+    assert_eq!((again.deleted, again.cut.seq), (0, 15));
+    // A time before every remaining event removes nothing either.
+    assert_eq!(log.delete_before(at(3)).unwrap().deleted, 0);
+
+    // Later appends continue the chain.
+    append(&path, 40, 50);
+    let after = rows(&path);
+    assert_eq!(after.first().unwrap().0, 16);
+    assert_eq!(after.last().unwrap().0, 50);
+    let e41 = &after.iter().find(|r| r.0 == 41).unwrap().2;
+    assert_eq!(e41.prev_hash.as_deref(), Some(before[39].1.as_str()));
+    let verified = SqliteSink::verify(&path).unwrap();
+    assert_eq!(
+        (verified.events, verified.first_seq, verified.last_seq),
+        (35, 16, 50)
+    );
+    let anchor = Anchor {
+        seq: 50,
+        hash: verified.last_hash.clone(),
+    };
+
+    // A second cut, then every event: the log is empty but the chain goes on.
+    assert_eq!(log.delete_before(at(30)).unwrap().deleted, 15);
+    let all = log.delete_before(at(1_000)).unwrap();
+    assert_eq!((all.deleted, all.cut.seq), (20, 50));
+    assert_eq!(all.cut.hash, anchor.hash);
+    let verified = SqliteSink::verify(&path).unwrap();
+    assert_eq!((verified.events, verified.last_seq), (0, 50));
+    assert_eq!(verified.last_hash, anchor.hash);
+    // An anchor at the cut point is checked against the cut record.
+    SqliteSink::verify_with_anchor(&path, &anchor).unwrap();
+    let wrong = Anchor {
+        seq: 50,
+        hash: "0".repeat(64),
+    };
+    assert!(matches!(
+        SqliteSink::verify_with_anchor(&path, &wrong),
+        Err(VerifyError::AnchorMismatch { seq: 50 })
+    ));
+
+    append(&path, 50, 55);
+    let after = rows(&path);
+    assert_eq!(
+        after.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![51, 52, 53, 54, 55]
+    );
+    assert_eq!(after[0].2.prev_hash.as_deref(), Some(anchor.hash.as_str()));
+    let verified = SqliteSink::verify_with_anchor(&path, &anchor).unwrap();
+    assert_eq!(
+        (verified.events, verified.first_seq, verified.last_seq),
+        (5, 51, 55)
+    );
+}
+
+#[test]
+fn retention_while_the_sink_is_writing() {
+    let dir = TempDir::new("live");
+    let path = dir.db();
+    append(&path, 0, 10);
+    let auditor = Auditor::builder()
+        .sink(SqliteSink::open(&path).unwrap())
+        .build()
+        .unwrap();
+    let mut log = SqliteLog::open(&path).unwrap();
+    let widget = EntityRef::new(WidgetId::new(), "Live widget");
+    for round in 0..10 {
+        for _ in 0..5 {
+            auditor
+                .emit(WidgetPurchased {
+                    buyer: Actor::system("importer"),
+                    widget: widget.clone(),
+                    gifted_to: None,
+                    quantity: round,
+                })
+                .unwrap();
+        }
+        // Removes everything stamped before now, including what was just written.
+        log.delete_before(Timestamp::now()).unwrap();
+        SqliteSink::verify(&path).unwrap();
+    }
+    assert!(auditor.shutdown().is_clean());
+    let verified = SqliteSink::verify(&path).unwrap();
+    assert_eq!(verified.last_seq, 60);
+}
+
+/// A database of events 0..30 cut before minute 10 (seq 11..=30 remain), verified.
+fn cut_db(name: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(name);
+    let path = dir.db();
+    append(&path, 0, 30);
+    let mut log = SqliteLog::open(&path).unwrap();
+    assert_eq!(log.delete_before(at(10)).unwrap().cut.seq, 10);
+    SqliteSink::verify(&path).unwrap();
+    (dir, path)
+}
+
+/// Runs `sql` on a cut database (with foreign keys off, as a tamperer would), and returns
+/// what verification says.
+fn tampered(name: &str, sql: &str) -> VerifyError {
+    let (_dir, path) = cut_db(name);
+    let conn = Connection::open(&path).unwrap();
+    let changed = conn.execute_batch(sql);
+    changed.unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(
+        conn.changes() > 0 || sql.contains(';'),
+        "{name}: nothing changed"
+    );
+    drop(conn);
+    // The store still opens and answers queries: only verification tells.
+    SqliteLog::open(&path).unwrap();
+    SqliteSink::verify(&path).expect_err(name)
+}
+
+#[test]
+fn tampering_after_the_cut_is_caught_at_its_seq() {
+    let other = UserId::new().to_string();
+    let cases: Vec<(&str, String, u64)> = vec![
+        (
+            "envelope text",
+            "UPDATE audit_events SET envelope = replace(envelope, 'bought', 'stole') WHERE seq = 20"
+                .into(),
+            20,
+        ),
+        (
+            "first envelope after the cut",
+            "UPDATE audit_events SET envelope = replace(envelope, 'User 10', 'User 99') WHERE seq = 11"
+                .into(),
+            11,
+        ),
+        (
+            "actor_id column",
+            format!("UPDATE audit_events SET actor_id = '{other}' WHERE seq = 17"),
+            17,
+        ),
+        (
+            "action column",
+            "UPDATE audit_events SET action = 'widget.refunded' WHERE seq = 18".into(),
+            18,
+        ),
+        (
+            "occurred_at column",
+            "UPDATE audit_events SET occurred_at = '2020-01-01T00:00:00.000000Z' WHERE seq = 19"
+                .into(),
+            19,
+        ),
+        (
+            "id column",
+            "UPDATE audit_events SET id = (SELECT id FROM audit_events WHERE seq = 30) || 'x' \
+             WHERE seq = 21"
+                .into(),
+            21,
+        ),
+        (
+            "request_id column",
+            "UPDATE audit_events SET request_id = 'req-forged' WHERE seq = 22".into(),
+            22,
+        ),
+        (
+            "outcome column",
+            "UPDATE audit_events SET outcome = 'denied' WHERE seq = 23".into(),
+            23,
+        ),
+        (
+            "hash column",
+            "UPDATE audit_events SET hash = (SELECT hash FROM audit_events WHERE seq = 12) \
+             WHERE seq = 30"
+                .into(),
+            30,
+        ),
+        (
+            "deleted row",
+            "DELETE FROM audit_events WHERE seq = 25".into(),
+            25,
+        ),
+        (
+            "deleted subject entry",
+            "DELETE FROM audit_subjects WHERE seq = 26".into(),
+            26,
+        ),
+        (
+            "added subject entry",
+            format!("INSERT INTO audit_subjects (subject_id, seq) VALUES ('{other}', 27)"),
+            27,
+        ),
+        (
+            "deleted on-behalf-of actor entry",
+            // Event 27 (seq 28) acts on someone's behalf: two actor entries.
+            "DELETE FROM audit_actors WHERE seq = 28 AND actor_id = \
+             (SELECT max(actor_id) FROM audit_actors WHERE seq = 28)"
+                .into(),
+            28,
+        ),
+        (
+            "reordered rows",
+            "UPDATE audit_events SET envelope = CASE seq \
+               WHEN 14 THEN (SELECT envelope FROM audit_events WHERE seq = 15) \
+               ELSE (SELECT envelope FROM audit_events WHERE seq = 14) END \
+             WHERE seq IN (14, 15)"
+                .into(),
+            14,
+        ),
+        (
+            "added key in the envelope text",
+            "UPDATE audit_events SET envelope = replace(envelope, '\"seq\":', \
+             '\"approved_by\":\"nobody\",\"seq\":') WHERE seq = 24"
+                .into(),
+            24,
+        ),
+        (
+            "edited cut hash",
+            "UPDATE audit_meta SET value = (SELECT hash FROM audit_events WHERE seq = 12) \
+             WHERE key = 'cut_hash'"
+                .into(),
+            11,
+        ),
+    ];
+    for (name, sql, seq) in cases {
+        let err = tampered(name, &sql);
+        assert_eq!(broken_at(&err), seq, "{name}: {err}");
+        assert_eq!(err.seq(), Some(seq));
+        assert!(
+            err.to_string().contains(&format!("seq {seq}")),
+            "{name}: {err}"
+        );
+    }
+
+    // How some of them are reported.
+    let err = tampered(
+        "text",
+        "UPDATE audit_events SET envelope = replace(envelope, 'bought', 'stole') WHERE seq = 20",
+    );
+    assert!(
+        matches!(
+            err,
+            VerifyError::Broken {
+                seq: 20,
+                why: Break::Hash
+            }
+        ),
+        "{err:?}"
+    );
+    let err = tampered("row", "DELETE FROM audit_events WHERE seq = 25");
+    assert!(
+        matches!(
+            err,
+            VerifyError::Broken {
+                seq: 25,
+                why: Break::Sequence { expected: 25 }
+            }
+        ),
+        "{err:?}"
+    );
+    // Without its cut record, the log looks cut off at the start: caught at seq 1.
+    let err = tampered("cut record", "DELETE FROM audit_meta");
+    assert_eq!(err.seq(), Some(1), "{err:?}");
+}
+
+#[test]
+fn a_trusted_anchor_catches_a_cut_off_tail() {
+    let (_dir, path) = cut_db("anchor");
+    let report = SqliteSink::verify(&path).unwrap();
+    let anchor = Anchor {
+        seq: report.last_seq,
+        hash: report.last_hash.clone(),
+    };
+    assert_eq!(anchor.seq, 30);
+    SqliteSink::verify_with_anchor(&path, &anchor).unwrap();
+    // An anchor inside the log, and one that fell to retention, both pass.
+    let rows = rows(&path);
+    let inside = Anchor {
+        seq: 20,
+        hash: rows.iter().find(|r| r.0 == 20).unwrap().1.clone(),
+    };
+    SqliteSink::verify_with_anchor(&path, &inside).unwrap();
+    let forged_inside = Anchor {
+        seq: 20,
+        hash: rows.iter().find(|r| r.0 == 21).unwrap().1.clone(),
+    };
+    assert!(matches!(
+        SqliteSink::verify_with_anchor(&path, &forged_inside),
+        Err(VerifyError::AnchorMismatch { seq: 20 })
+    ));
+
+    // Cut the tail off: the chain alone still verifies; the anchor does not.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DELETE FROM audit_subjects WHERE seq > 25;
+         DELETE FROM audit_actors WHERE seq > 25;
+         DELETE FROM audit_events WHERE seq > 25;",
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(SqliteSink::verify(&path).unwrap().last_seq, 25);
+    let err = SqliteSink::verify_with_anchor(&path, &anchor).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::Truncated {
+                anchor_seq: 30,
+                last_seq: 25
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.seq(), Some(26));
+
+    // New appends after the cut-off tail make a valid chain, but not the anchored one.
+    append(&path, 100, 110);
+    assert_eq!(SqliteSink::verify(&path).unwrap().last_seq, 35);
+    let err = SqliteSink::verify_with_anchor(&path, &anchor).unwrap_err();
+    assert!(
+        matches!(err, VerifyError::AnchorMismatch { seq: 30 }),
+        "{err:?}"
+    );
+
+    // Every row gone, the cut record kept: the anchor still catches it.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DELETE FROM audit_subjects; DELETE FROM audit_actors; DELETE FROM audit_events;",
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(SqliteSink::verify(&path).unwrap().last_seq, 10);
+    assert!(matches!(
+        SqliteSink::verify_with_anchor(&path, &anchor),
+        Err(VerifyError::Truncated {
+            anchor_seq: 30,
+            last_seq: 10
+        })
+    ));
+}
+
+/// Every entry point on `path`: each must fail with a message naming the file.
+fn assert_clear_errors(path: &Path, what: &str) {
+    let shown = path.display().to_string();
+    let sink = SqliteSink::open(path);
+    let err = sink.expect_err(&format!("SqliteSink::open accepted {what}"));
+    let text = err.to_string();
+    assert!(text.contains(&shown), "{what}: {text}");
+    assert!(text.contains("SQLite"), "{what}: {text}");
+
+    let err = SqliteLog::open(path).expect_err(&format!("SqliteLog::open accepted {what}"));
+    let text = err.to_string();
+    assert!(
+        text.contains(&shown) && text.contains("SQLite"),
+        "{what}: {text}"
+    );
+
+    let err = SqliteSink::verify(path).expect_err(&format!("verify accepted {what}"));
+    let text = err.to_string();
+    assert!(matches!(err, VerifyError::Io(_)), "{what}: {err:?}");
+    assert!(text.contains(&shown), "{what}: {text}");
+    eprintln!("{what}: {text}");
+}
+
+#[test]
+fn corrupted_files_are_clear_errors() {
+    let dir = TempDir::new("corrupt");
+
+    // Random bytes.
+    let random = dir.0.join("random.db");
+    let bytes: Vec<u8> = (0..16 * 1024).map(|_| rand::random::<u8>()).collect();
+    std::fs::write(&random, &bytes).unwrap();
+    assert_clear_errors(&random, "random bytes");
+
+    // A text file.
+    let text = dir.0.join("notes.db");
+    std::fs::write(&text, "these are my notes, not a database\n".repeat(200)).unwrap();
+    assert_clear_errors(&text, "a text file");
+
+    // A real audit database, cut short.
+    let whole = dir.0.join("whole.db");
+    append(&whole, 0, 300);
+    assert!(
+        !Path::new(&format!("{}-wal", whole.display())).exists(),
+        "the WAL was not checkpointed on close"
+    );
+    let data = std::fs::read(&whole).unwrap();
+    assert!(data.len() > 8 * 4096, "{} bytes", data.len());
+    for (name, len) in [
+        ("header.db", 60),
+        ("page.db", 3000),
+        ("half.db", data.len() / 2),
+        ("most.db", data.len() - 4096),
+    ] {
+        let cut = dir.0.join(name);
+        std::fs::write(&cut, &data[..len]).unwrap();
+        assert_clear_errors(&cut, &format!("a database truncated to {len} bytes"));
+    }
+
+    // The valid file itself still verifies: the checks above are about the damage.
+    assert_eq!(SqliteSink::verify(&whole).unwrap().events, 300);
+
+    // Another program's SQLite database: the reader and verify refuse it.
+    let other = dir.0.join("other.db");
+    Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    let err = SqliteLog::open(&other).unwrap_err();
+    assert!(
+        err.to_string().contains(&other.display().to_string()),
+        "{err}"
+    );
+    assert!(SqliteSink::verify(&other).is_err());
+
+    // A file that does not exist: the reader does not create it.
+    let missing = dir.0.join("missing.db");
+    assert!(SqliteLog::open(&missing).is_err());
+    assert!(SqliteSink::verify(&missing).is_err());
+    assert!(!missing.exists());
+
+    // Garbage inside a valid database: a row whose envelope is not JSON is a query error
+    // and a broken chain at its seq, not a panic.
+    let garbled = dir.0.join("garbled.db");
+    append(&garbled, 0, 5);
+    Connection::open(&garbled)
+        .unwrap()
+        .execute(
+            "UPDATE audit_events SET envelope = ?1 WHERE seq = 3",
+            params!["{not json"],
+        )
+        .unwrap();
+    let log = SqliteLog::open(&garbled).unwrap();
+    let err = log.query(&Query::new()).unwrap_err();
+    assert!(err.to_string().contains("seq 3"), "{err}");
+    let err = SqliteSink::verify(&garbled).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::Broken {
+                seq: 3,
+                why: Break::Unreadable(_)
+            }
+        ),
+        "{err:?}"
+    );
+}
