@@ -512,6 +512,7 @@ pub fn message_arg<T: MessageField + ?Sized>(value: &T) -> &T {
 
 /// An `#[audit(outcome)]` field's value, checked on the field's span.
 #[inline]
+#[must_use]
 pub fn outcome_of(outcome: &Outcome) -> Outcome {
     *outcome
 }

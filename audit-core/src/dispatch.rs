@@ -161,7 +161,7 @@ impl fmt::Debug for AuditorBuilder {
         f.debug_struct("AuditorBuilder")
             .field(
                 "sinks",
-                &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>(),
+                &self.sinks.iter().map(Sink::name).collect::<Vec<_>>(),
             )
             .field("mode", &self.mode)
             .field("batch_size", &self.batch_size)
@@ -465,6 +465,7 @@ impl Auditor {
     /// # Errors
     ///
     /// An [`EmitError`]; see the [module docs](self).
+    #[allow(clippy::needless_pass_by_value)] // The event is spent: it cannot be emitted twice.
     pub fn emit<E: AuditEvent>(&self, event: E) -> Result<EventId, EmitError> {
         self.emit_with(&crate::context::current(), event)
     }
@@ -474,6 +475,7 @@ impl Auditor {
     /// # Errors
     ///
     /// An [`EmitError`]; see the [module docs](self).
+    #[allow(clippy::needless_pass_by_value)] // The event is spent: it cannot be emitted twice.
     pub fn emit_with<E: AuditEvent>(
         &self,
         context: &Context,
@@ -499,7 +501,7 @@ impl Auditor {
             Mode::Background { capacity, block } => loop {
                 match self.inner.enqueue(&envelope, Some(capacity)) {
                     Err(EmitError::Full { sink, .. }) if block => {
-                        self.inner.wait_room(&sink, capacity)
+                        self.inner.wait_room(&sink, capacity);
                     }
                     Err(e) => return Err(e),
                     Ok(_) => break,
@@ -646,14 +648,12 @@ fn flush_done(
     if state.flushed >= target {
         return Some(Ok(()));
     }
-    if state.failures > failures {
-        if let Some(source) = &state.failing {
-            return Some(Err(FlushError {
-                sink: shared.name.clone(),
-                pending: target.saturating_sub(state.written),
-                source: Arc::clone(source),
-            }));
-        }
+    if let Some(source) = state.failing.as_ref().filter(|_| state.failures > failures) {
+        return Some(Err(FlushError {
+            sink: shared.name.clone(),
+            pending: target.saturating_sub(state.written),
+            source: Arc::clone(source),
+        }));
     }
     if state.closing && state.queue.is_empty() && state.flushed < target {
         // Shut down with this sink's events abandoned.
@@ -712,14 +712,16 @@ impl Inner {
         for (shared, &(ticket, failures)) in self.sinks.iter().zip(tickets) {
             let mut state = shared.lock();
             while state.written < ticket {
-                if state.failures > failures {
-                    if let Some(source) = state.failing.clone().or(state.last_error.clone()) {
-                        return Err(EmitError::NotDurable {
-                            id,
-                            sink: shared.name.clone(),
-                            source,
-                        });
-                    }
+                let failed = state.failures > failures;
+                if let Some(source) = failed
+                    .then(|| state.failing.clone().or_else(|| state.last_error.clone()))
+                    .flatten()
+                {
+                    return Err(EmitError::NotDurable {
+                        id,
+                        sink: shared.name.clone(),
+                        source,
+                    });
                 }
                 if state.closing && state.queue.is_empty() {
                     // Abandoned at shutdown.
@@ -837,13 +839,11 @@ impl Future for FlushFuture<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let mut state = self.shared.lock();
-        match flush_done(self.shared, &state, self.target, self.failures) {
-            Some(result) => Poll::Ready(result),
-            None => {
-                state.wakers.push(cx.waker().clone());
-                Poll::Pending
-            }
+        if let Some(result) = flush_done(self.shared, &state, self.target, self.failures) {
+            return Poll::Ready(result);
         }
+        state.wakers.push(cx.waker().clone());
+        Poll::Pending
     }
 }
 

@@ -99,7 +99,7 @@ impl fmt::Debug for IdRegistration {
             .field("name", &self.name)
             .field("sortable", &self.sortable)
             .field("type_name", &self.type_name())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -138,7 +138,11 @@ impl std::error::Error for DuplicatePrefixError {}
 /// A [`DuplicatePrefixError`] naming every pair of types that share a prefix.
 pub fn check_unique_prefixes() -> Result<(), DuplicatePrefixError> {
     let mut all: Vec<&IdRegistration> = registered().collect();
-    all.sort_by(|a, b| a.prefix.cmp(b.prefix).then_with(|| a.type_name().cmp(b.type_name())));
+    all.sort_by(|a, b| {
+        a.prefix
+            .cmp(b.prefix)
+            .then_with(|| a.type_name().cmp(b.type_name()))
+    });
     let mut pairs = Vec::new();
     for (i, a) in all.iter().enumerate() {
         for b in all[i + 1..].iter().take_while(|b| b.prefix == a.prefix) {
@@ -333,7 +337,9 @@ impl fmt::Display for AnyId {
 
 impl fmt::Debug for AnyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AnyId").field(&self.encode().as_str()).finish()
+        f.debug_tuple("AnyId")
+            .field(&self.encode().as_str())
+            .finish()
     }
 }
 
@@ -364,7 +370,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
         let mut diag = row[0];
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
-            let next = (diag + usize::from(ca != cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            let next = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
             diag = row[j + 1];
             row[j + 1] = next;
         }

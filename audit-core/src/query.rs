@@ -314,7 +314,9 @@ pub(crate) mod sql {
             // Drive from the side table of the most selective filter, in seq order.
             let (from, seq_col) = if q.subject.is_some() {
                 (
-                    format!("{tables}audit_subjects d JOIN {tables}audit_events e ON e.seq = d.seq"),
+                    format!(
+                        "{tables}audit_subjects d JOIN {tables}audit_events e ON e.seq = d.seq"
+                    ),
                     "d.seq",
                 )
             } else if q.actor.is_some() {
@@ -367,7 +369,10 @@ pub(crate) mod sql {
             }
             if let Some(c) = q.after {
                 let filter = format!("{} < ?", sql.seq_col);
-                sql.push(&filter, Param::Int(i64::try_from(c.seq()).unwrap_or(i64::MAX)));
+                sql.push(
+                    &filter,
+                    Param::Int(i64::try_from(c.seq()).unwrap_or(i64::MAX)),
+                );
             }
             sql
         }

@@ -171,10 +171,12 @@ fn request_context<B>(config: &Config, request: &Request<B>) -> Context {
     if let Some(agent) = header_str(headers, http::header::USER_AGENT.as_str()) {
         context = context.user_agent(sanitize(agent, MAX_USER_AGENT));
     }
-    if let Some(header) = &config.tenant_header {
-        if let Some(tenant) = header_str(headers, header.as_str()) {
-            context = context.tenant(sanitize(tenant, MAX_REQUEST_ID));
-        }
+    let tenant = config
+        .tenant_header
+        .as_ref()
+        .and_then(|header| header_str(headers, header.as_str()));
+    if let Some(tenant) = tenant {
+        context = context.tenant(sanitize(tenant, MAX_REQUEST_ID));
     }
     if let Some(trace) = header_str(headers, "traceparent").and_then(trace_id) {
         context = context.trace_id(trace);

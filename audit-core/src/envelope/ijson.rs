@@ -1,5 +1,5 @@
-//! A serializer decorator that rejects values JSON cannot carry faithfully (I-JSON, RFC 7493):
-//! integers beyond ±2^53 and non-finite floats. serde_json would silently write `NaN` as
+//! A serializer decorator that rejects values JSON cannot carry faithfully (`I-JSON`, RFC 7493):
+//! integers beyond ±2^53 and non-finite floats. `serde_json` would silently write `NaN` as
 //! `null`, and other languages read big integers as rounded doubles; an audit log must not
 //! change what it was given, so these are emit errors that say to use a string.
 
@@ -33,7 +33,7 @@ fn out_of_range<E: ser::Error>(value: impl Display) -> E {
     ))
 }
 
-fn in_field<E: ser::Error>(key: &str, err: E) -> E {
+fn in_field<E: ser::Error>(key: &str, err: &E) -> E {
     E::custom(format_args!("`{key}`: {err}"))
 }
 
@@ -277,7 +277,7 @@ impl<S: SerializeStruct> SerializeStruct for Check<S> {
     ) -> Result<(), S::Error> {
         self.0
             .serialize_field(key, &Checked(v))
-            .map_err(|e| in_field(key, e))
+            .map_err(|e| in_field(key, &e))
     }
     #[inline]
     fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
@@ -300,7 +300,7 @@ impl<S: SerializeStructVariant> SerializeStructVariant for Check<S> {
     ) -> Result<(), S::Error> {
         self.0
             .serialize_field(key, &Checked(v))
-            .map_err(|e| in_field(key, e))
+            .map_err(|e| in_field(key, &e))
     }
     #[inline]
     fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {

@@ -153,6 +153,7 @@ impl Actor {
 
     /// `actor` acted as `on_behalf_of`: an administrator or support agent impersonating a
     /// user. The log keeps both.
+    #[allow(clippy::needless_pass_by_value)] // Built from the two references, which it replaces.
     pub fn on_behalf_of<A: PrefixedId, B: PrefixedId>(
         actor: EntityRef<A>,
         on_behalf_of: EntityRef<B>,
@@ -164,6 +165,7 @@ impl Actor {
     }
 
     /// What the envelope records for this actor.
+    #[must_use]
     pub fn record(&self) -> &ActorRecord {
         &self.0
     }

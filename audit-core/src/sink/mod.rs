@@ -70,6 +70,7 @@ impl<'a> Batch<'a> {
     }
 
     /// The envelopes, in emit order.
+    #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a Envelope> + 'a {
         self.0.iter().map(|e| &**e)
     }

@@ -76,14 +76,14 @@ fn default_krate() -> syn::Path {
     syn::parse_quote!(::audit_core)
 }
 
-pub(super) fn validate(input: &DeriveInput) -> Result<Event<'_>, Failed> {
+pub(super) fn validate(input: &DeriveInput) -> Result<Event<'_>, Box<Failed>> {
     let attrs = match EventAttrs::from_derive_input(input) {
         Ok(attrs) => attrs,
         Err(error) => {
-            return Err(Failed {
+            return Err(Box::new(Failed {
                 error,
                 krate: default_krate(),
-            });
+            }));
         }
     };
     let krate = attrs.krate.clone().unwrap_or_else(default_krate);
@@ -149,7 +149,7 @@ pub(super) fn validate(input: &DeriveInput) -> Result<Event<'_>, Failed> {
             message,
             fields,
         }),
-        Err(error) => Err(Failed { error, krate }),
+        Err(error) => Err(Box::new(Failed { error, krate })),
     }
 }
 
@@ -319,13 +319,14 @@ fn is_redacted(ty: &Type) -> bool {
     if last.ident == "Redacted" {
         return true;
     }
-    if last.ident == "Option" || last.ident == "Vec" {
-        if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
-            return args.args.iter().any(|a| match a {
-                syn::GenericArgument::Type(inner) => is_redacted(inner),
-                _ => false,
-            });
-        }
+    if let (true, syn::PathArguments::AngleBracketed(args)) = (
+        last.ident == "Option" || last.ident == "Vec",
+        &last.arguments,
+    ) {
+        return args.args.iter().any(|a| match a {
+            syn::GenericArgument::Type(inner) => is_redacted(inner),
+            _ => false,
+        });
     }
     false
 }

@@ -92,7 +92,7 @@ impl PostgresAudit {
         self.relay_with(url, others, Duration::from_millis(100))
     }
 
-    /// As [`relay`](PostgresAudit::relay), polling an empty outbox every `poll`.
+    /// As [`relay`](PostgresAudit::relay), polling an empty outbox every `poll_every`.
     ///
     /// # Errors
     ///
@@ -101,7 +101,7 @@ impl PostgresAudit {
         &self,
         url: &str,
         others: Auditor,
-        poll: Duration,
+        poll_every: Duration,
     ) -> Result<OutboxRelay, SinkError> {
         let sql = Arc::clone(&self.sql);
         let (runtime, pool) = super::start(url, &sql)?;
@@ -110,7 +110,7 @@ impl PostgresAudit {
         let thread = std::thread::Builder::new()
             .name("audit-outbox-relay".to_owned())
             .spawn(move || {
-                runtime.block_on(run(&pool, &sql, &others, &thread_shared, poll));
+                runtime.block_on(run(&pool, &sql, &others, &thread_shared, poll_every));
             })
             .map_err(|e| SinkError::io("starting the outbox relay thread", e))?;
         Ok(OutboxRelay {
@@ -193,9 +193,9 @@ async fn run(
     sql: &store::Statements,
     others: &Auditor,
     shared: &RelayShared,
-    poll: Duration,
+    poll_every: Duration,
 ) {
-    let mut backoff = poll;
+    let mut backoff = poll_every;
     loop {
         let stopping = shared.stop.load(Ordering::Relaxed);
         match pass(pool, sql, others).await {
@@ -205,14 +205,14 @@ async fn run(
                     .last_error
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = None;
-                backoff = poll;
+                backoff = poll_every;
                 if n > 0 {
                     continue;
                 }
                 if stopping {
                     return;
                 }
-                tokio::time::sleep(poll).await;
+                tokio::time::sleep(poll_every).await;
             }
             Err(e) => {
                 shared.failures.fetch_add(1, Ordering::Relaxed);

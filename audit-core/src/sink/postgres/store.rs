@@ -161,12 +161,7 @@ pub(super) async fn append<'a>(
             .into_iter()
             .collect();
 
-    let n = envelopes.len();
-    let mut cols: [Vec<String>; 10] = Default::default();
-    let mut seqs = Vec::with_capacity(n);
-    let (mut actor_ids, mut actor_seqs) = (Vec::new(), Vec::new());
-    let (mut subject_ids, mut subject_seqs) = (Vec::new(), Vec::new());
-    let mut request_ids: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut rows = Rows::default();
     for (envelope, id) in envelopes.iter().zip(ids) {
         if existing.contains(&id) {
             continue;
@@ -181,75 +176,101 @@ pub(super) async fn append<'a>(
                     seq,
                     detail: e.to_string(),
                 })?;
-        let s = seq_i64(seq);
-        seqs.push(s);
-        cols[0].push(id);
-        cols[1].push(envelope.action.to_string());
-        cols[2].push(envelope.occurred_at.to_string());
-        cols[3].push(envelope.outcome.as_str().to_owned());
-        cols[4].push(envelope.actor.kind.to_string());
-        cols[5].push(envelope.actor.id.clone());
-        request_ids.push(envelope.context.request_id_str().map(str::to_owned));
-        cols[6].push(head.hash.clone());
-        cols[7].push(hash.clone());
-        cols[8].push(json);
-        actor_ids.push(envelope.actor.id.clone());
-        actor_seqs.push(s);
-        if let Some(principal) = &envelope.actor.on_behalf_of {
-            actor_ids.push(principal.id.clone());
-            actor_seqs.push(s);
-        }
-        for subject in &envelope.subjects {
-            subject_ids.push(subject.id.clone());
-            subject_seqs.push(s);
-        }
+        rows.push(envelope, id, seq_i64(seq), &head.hash, &hash, json);
         head = ChainHead { seq, hash };
     }
-    if seqs.is_empty() {
+    if rows.seqs.is_empty() {
         return Ok(0);
     }
-    let [
-        ids,
-        actions,
-        times,
-        outcomes,
-        actor_types,
-        actor_col,
-        prevs,
-        hashes,
-        jsons,
-        _,
-    ] = cols;
-    sqlx::query(AssertSqlSafe(Arc::clone(&sql.insert_events)))
-        .bind(&seqs)
-        .bind(&ids)
-        .bind(&actions)
-        .bind(&times)
-        .bind(&outcomes)
-        .bind(&actor_types)
-        .bind(&actor_col)
-        .bind(&request_ids)
-        .bind(&prevs)
-        .bind(&hashes)
-        .bind(&jsons)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(AssertSqlSafe(Arc::clone(&sql.insert_actors)))
-        .bind(&actor_ids)
-        .bind(&actor_seqs)
-        .execute(&mut *conn)
-        .await?;
-    if !subject_ids.is_empty() {
-        sqlx::query(AssertSqlSafe(Arc::clone(&sql.insert_subjects)))
-            .bind(&subject_ids)
-            .bind(&subject_seqs)
-            .execute(&mut *conn)
-            .await?;
-    }
+    let appended = rows.seqs.len() as u64;
+    rows.insert(conn, sql).await?;
     sqlx::query(AssertSqlSafe(Arc::clone(&sql.update_head)))
         .bind(seq_i64(head.seq))
         .bind(&head.hash)
         .execute(&mut *conn)
         .await?;
-    Ok(seqs.len() as u64)
+    Ok(appended)
+}
+
+/// The columns of a bulk insert, one vector per column (bound as Postgres arrays).
+#[derive(Default)]
+struct Rows {
+    seqs: Vec<i64>,
+    ids: Vec<String>,
+    actions: Vec<String>,
+    times: Vec<String>,
+    outcomes: Vec<String>,
+    actor_types: Vec<String>,
+    actor_ids: Vec<String>,
+    request_ids: Vec<Option<String>>,
+    prev_hashes: Vec<String>,
+    hashes: Vec<String>,
+    envelopes: Vec<String>,
+    actor_index: (Vec<String>, Vec<i64>),
+    subject_index: (Vec<String>, Vec<i64>),
+}
+
+impl Rows {
+    fn push(
+        &mut self,
+        envelope: &Envelope,
+        id: String,
+        seq: i64,
+        prev_hash: &str,
+        hash: &str,
+        json: String,
+    ) {
+        self.seqs.push(seq);
+        self.ids.push(id);
+        self.actions.push(envelope.action.to_string());
+        self.times.push(envelope.occurred_at.to_string());
+        self.outcomes.push(envelope.outcome.as_str().to_owned());
+        self.actor_types.push(envelope.actor.kind.to_string());
+        self.actor_ids.push(envelope.actor.id.clone());
+        self.request_ids
+            .push(envelope.context.request_id_str().map(str::to_owned));
+        self.prev_hashes.push(prev_hash.to_owned());
+        self.hashes.push(hash.to_owned());
+        self.envelopes.push(json);
+        let actors = std::iter::once(&envelope.actor.id)
+            .chain(envelope.actor.on_behalf_of.iter().map(|o| &o.id));
+        for actor in actors {
+            self.actor_index.0.push(actor.clone());
+            self.actor_index.1.push(seq);
+        }
+        for subject in &envelope.subjects {
+            self.subject_index.0.push(subject.id.clone());
+            self.subject_index.1.push(seq);
+        }
+    }
+
+    async fn insert(self, conn: &mut PgConnection, sql: &Statements) -> Result<(), PgError> {
+        sqlx::query(AssertSqlSafe(Arc::clone(&sql.insert_events)))
+            .bind(&self.seqs)
+            .bind(&self.ids)
+            .bind(&self.actions)
+            .bind(&self.times)
+            .bind(&self.outcomes)
+            .bind(&self.actor_types)
+            .bind(&self.actor_ids)
+            .bind(&self.request_ids)
+            .bind(&self.prev_hashes)
+            .bind(&self.hashes)
+            .bind(&self.envelopes)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(AssertSqlSafe(Arc::clone(&sql.insert_actors)))
+            .bind(&self.actor_index.0)
+            .bind(&self.actor_index.1)
+            .execute(&mut *conn)
+            .await?;
+        if !self.subject_index.0.is_empty() {
+            sqlx::query(AssertSqlSafe(Arc::clone(&sql.insert_subjects)))
+                .bind(&self.subject_index.0)
+                .bind(&self.subject_index.1)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
 }
