@@ -5,6 +5,8 @@ pub use serde;
 #[cfg(feature = "uuid")]
 pub use uuid;
 
+pub use crate::__impl_details_schema as impl_details_schema;
+pub use crate::__impl_id_schema as impl_id_schema;
 pub use crate::__impl_prefixed_id as impl_prefixed_id;
 pub use crate::__impl_rusqlite as impl_rusqlite;
 pub use crate::__impl_sqlx_postgres as impl_sqlx_postgres;
@@ -12,6 +14,10 @@ pub use crate::__impl_sqlx_sqlite as impl_sqlx_sqlite;
 pub use crate::__impl_uuid as impl_uuid;
 #[cfg(feature = "rusqlite")]
 pub use rusqlite;
+#[cfg(feature = "schemars")]
+pub use schemars;
+#[cfg(feature = "schemars")]
+pub use serde_json;
 #[cfg(any(feature = "sqlx-sqlite", feature = "sqlx-postgres"))]
 pub use sqlx;
 
@@ -211,6 +217,7 @@ macro_rules! __impl_prefixed_id {
         $crate::__private::impl_rusqlite!($t);
         $crate::__private::impl_sqlx_sqlite!($t);
         $crate::__private::impl_sqlx_postgres!($t);
+        $crate::__private::impl_id_schema!($t);
     };
     (@new_doc true) => { "time-ordered (UUIDv7 layout), greater than every ID made before it in this process." };
     (@new_doc false) => { "128 random bits from a CSPRNG." };
@@ -437,6 +444,120 @@ macro_rules! __impl_sqlx_postgres {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __impl_sqlx_postgres {
+    ($t:ident) => {};
+}
+
+/// JSON Schema of the details of an event type, present when the `schemars` feature is on.
+#[cfg(feature = "schemars")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_details_schema {
+    ($t:ident; $($name:literal => $ty:ty),* $(,)?) => {
+        #[automatically_derived]
+        impl $crate::catalog::DetailsSchema for $t {
+            fn details_schema(
+                generator: &mut $crate::__private::schemars::SchemaGenerator,
+            ) -> $crate::__private::schemars::Schema {
+                #[allow(unused_imports)]
+                use $crate::__private::{SchemaFallback as _, SchemaViaJsonSchema as _};
+                let mut properties = $crate::__private::serde_json::Map::new();
+                $(
+                    properties.insert(
+                        ::std::string::ToString::to_string($name),
+                        (&$crate::__private::SchemaProbe::<$ty>::new()).field_schema(generator),
+                    );
+                )*
+                $crate::catalog::details_object(properties)
+            }
+        }
+
+        $crate::__private::inventory::submit! {
+            $crate::catalog::SchemaRegistration::of::<$t>()
+        }
+    };
+}
+
+/// Picks a detail field's JSON Schema by autoref specialization: the type's own schema when
+/// it implements `schemars::JsonSchema`, else an unconstrained schema that says why, so that
+/// turning the `schemars` feature on never breaks an event whose detail types lack it.
+#[cfg(feature = "schemars")]
+pub struct SchemaProbe<T: ?Sized>(::core::marker::PhantomData<T>);
+
+#[cfg(feature = "schemars")]
+impl<T: ?Sized> SchemaProbe<T> {
+    /// A probe for `T`.
+    #[must_use]
+    pub const fn new() -> Self {
+        SchemaProbe(::core::marker::PhantomData)
+    }
+}
+
+/// The specialized path: `T: JsonSchema`.
+#[cfg(feature = "schemars")]
+pub trait SchemaViaJsonSchema {
+    /// The field's schema.
+    fn field_schema(&self, generator: &mut schemars::SchemaGenerator) -> serde_json::Value;
+}
+
+#[cfg(feature = "schemars")]
+impl<T: schemars::JsonSchema + ?Sized> SchemaViaJsonSchema for SchemaProbe<T> {
+    fn field_schema(&self, generator: &mut schemars::SchemaGenerator) -> serde_json::Value {
+        generator.subschema_for::<T>().to_value()
+    }
+}
+
+/// The fallback path: any type.
+#[cfg(feature = "schemars")]
+pub trait SchemaFallback {
+    /// An unconstrained schema.
+    fn field_schema(&self, generator: &mut schemars::SchemaGenerator) -> serde_json::Value;
+}
+
+#[cfg(feature = "schemars")]
+impl<T: ?Sized> SchemaFallback for &SchemaProbe<T> {
+    fn field_schema(&self, _: &mut schemars::SchemaGenerator) -> serde_json::Value {
+        serde_json::json!({
+            "description": format!(
+                "`{}` does not implement schemars::JsonSchema",
+                ::core::any::type_name::<T>()
+            )
+        })
+    }
+}
+
+/// JSON Schema of event details: absent, the `schemars` feature is off.
+#[cfg(not(feature = "schemars"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_details_schema {
+    ($t:ident; $($name:literal => $ty:ty),* $(,)?) => {};
+}
+
+/// JSON Schema of an ID type, present when the `schemars` feature is on.
+#[cfg(feature = "schemars")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_id_schema {
+    ($t:ident) => {
+        #[automatically_derived]
+        impl $crate::__private::schemars::JsonSchema for $t {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(::core::stringify!($t))
+            }
+            fn json_schema(
+                _: &mut $crate::__private::schemars::SchemaGenerator,
+            ) -> $crate::__private::schemars::Schema {
+                $crate::catalog::id_schema::<$t>()
+            }
+        }
+    };
+}
+
+/// JSON Schema of an ID type: absent, the `schemars` feature is off.
+#[cfg(not(feature = "schemars"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __impl_id_schema {
     ($t:ident) => {};
 }
 

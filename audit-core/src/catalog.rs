@@ -39,6 +39,14 @@
 //! file instead (keeping entries of versions no longer in the code, so an old version cannot be
 //! reused with another schema). Commit the file.
 //!
+//! # JSON Schema
+//!
+//! With the `schemars` feature, [`envelope_json_schema`] and [`details_json_schema`] give the
+//! JSON Schema of an event type's envelope and details, and [`json_schemas`] those of every
+//! registered event. Every detail type must then implement `schemars::JsonSchema` (IDs,
+//! [`Redacted`](crate::Redacted), [`Timestamp`](crate::Timestamp) and
+//! [`Outcome`](crate::Outcome) do).
+//!
 //! Type descriptors are the field types as written in the source, with whitespace normalized:
 //! stable across compiler versions, but `String` and `std::string::String` differ.
 
@@ -478,3 +486,13 @@ fn describe_change(old: &LockEntry, new: &LockEntry) -> String {
     }
     changes.join(", ")
 }
+
+#[cfg(feature = "schemars")]
+mod json_schema;
+#[cfg(feature = "schemars")]
+pub use json_schema::{
+    DetailsSchema, SchemaRegistration, details_json_schema, envelope_json_schema, json_schemas,
+};
+#[cfg(feature = "schemars")]
+#[doc(hidden)]
+pub use json_schema::{details_object, id_schema};

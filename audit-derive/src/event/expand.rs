@@ -26,6 +26,7 @@ pub(super) fn expand(event: &Event<'_>) -> TokenStream {
     let message_fn = message_fn(event, &p);
     let details_fn = details_fn(event, &p);
     let schema = schema(event, &p);
+    let json_schema = json_schema(event, &p);
 
     quote! {
         #[doc(hidden)]
@@ -49,6 +50,8 @@ pub(super) fn expand(event: &Event<'_>) -> TokenStream {
             #p::inventory::submit! {
                 #p::EventRegistration(&SCHEMA)
             }
+
+            #json_schema
         };
     }
 }
@@ -162,6 +165,24 @@ fn details_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
             #(#fields)*
             #p::serde::ser::SerializeStruct::end(details)
         }
+    }
+}
+
+/// The JSON Schema of the details, through `audit_core`'s `impl_details_schema!`, which
+/// expands to nothing unless `audit_core` has its `schemars` feature.
+fn json_schema(event: &Event<'_>, p: &TokenStream) -> TokenStream {
+    let ident = event.ident;
+    let fields = event
+        .fields
+        .iter()
+        .filter(|f| f.role == Role::Detail)
+        .map(|f| {
+            let name = &f.name;
+            let ty = &f.ty;
+            quote!(#name => #ty)
+        });
+    quote! {
+        #p::impl_details_schema! { #ident; #(#fields),* }
     }
 }
 

@@ -130,4 +130,7 @@ const _: () = {
     ::audit_core::__private::inventory::submit! {
         ::audit_core::__private::EventRegistration(& SCHEMA)
     }
+    ::audit_core::__private::impl_details_schema! {
+        WidgetPurchased; "quantity" => u32, "card_last4" => Redacted < String >
+    }
 };
