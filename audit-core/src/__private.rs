@@ -467,7 +467,7 @@ macro_rules! __impl_details_schema {
                         (&$crate::__private::SchemaProbe::<$ty>::new()).field_schema(generator),
                     );
                 )*
-                $crate::catalog::details_object(properties)
+                $crate::catalog::details_object(&properties)
             }
         }
 
@@ -482,6 +482,13 @@ macro_rules! __impl_details_schema {
 /// turning the `schemars` feature on never breaks an event whose detail types lack it.
 #[cfg(feature = "schemars")]
 pub struct SchemaProbe<T: ?Sized>(::core::marker::PhantomData<T>);
+
+#[cfg(feature = "schemars")]
+impl<T: ?Sized> Default for SchemaProbe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 #[cfg(feature = "schemars")]
 impl<T: ?Sized> SchemaProbe<T> {

@@ -157,7 +157,7 @@ pub fn envelope_json_schema<E: DetailsSchema>() -> Value {
 /// The `details` object of named properties, all required, nothing else.
 #[doc(hidden)]
 #[must_use]
-pub fn details_object(properties: Map<String, Value>) -> Schema {
+pub fn details_object(properties: &Map<String, Value>) -> Schema {
     let required: Vec<Value> = properties.keys().cloned().map(Value::String).collect();
     let value = json!({
         "type": "object",
