@@ -617,42 +617,81 @@ pub use ::std::vec::Vec;
 pub trait DetailField: serde::Serialize {}
 impl<T: serde::Serialize + ?Sized> DetailField for T {}
 
-/// A detail field's value, checked on the field's span.
+/// Serializes one detail field; the `DetailField` bound is checked on the field's span and is
+/// the only bound the value meets, so a type that is not `Serialize` gives one error.
+///
+/// # Errors
+///
+/// Whatever the serializer or the field's `Serialize` impl returns.
 #[inline]
-pub fn detail<T: DetailField + ?Sized>(value: &T) -> &T {
-    value
+pub fn serialize_detail<S, T>(details: &mut S, key: &'static str, value: &T) -> Result<(), S::Error>
+where
+    S: serde::ser::SerializeStruct,
+    T: DetailField + ?Sized,
+{
+    details.serialize_field(key, value)
 }
 
 /// A field named by a message placeholder: anything `Display`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot appear in an audit message: it does not implement `Display`",
     label = "this message names a field whose type is not `Display`",
-    note = "remove the placeholder from `message`, or use a field whose type implements `std::fmt::Display`"
+    note = "remove its placeholder from `message`, or name a field whose type implements `std::fmt::Display` (an `Option` or a `Vec` does not)"
 )]
 pub trait MessageField: ::core::fmt::Display {}
 impl<T: ::core::fmt::Display + ?Sized> MessageField for T {}
 
-/// A value for a message placeholder, checked on the message's span.
+/// A value for a message placeholder, checked on the message's span. It comes back as a
+/// `dyn Display`, which `format_args!` takes whatever `T` is, so a type that is not `Display`
+/// gives one error, not a second one from `format_args!`.
 #[inline]
-pub fn message_arg<T: MessageField + ?Sized>(value: &T) -> &T {
+pub fn message_arg<T: MessageField>(value: &T) -> &dyn ::core::fmt::Display {
     value
+}
+
+/// The type of an `#[audit(outcome)]` field: [`Outcome`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the outcome of an audit event",
+    label = "an `#[audit(outcome)]` field must be an `audit_core::Outcome`",
+    note = "use `Outcome::Success`, `Outcome::Failure` or `Outcome::Denied`, or remove `#[audit(outcome)]` to keep the field as a detail"
+)]
+pub trait OutcomeField {
+    /// The outcome this field holds.
+    fn outcome(&self) -> Outcome;
+}
+
+impl OutcomeField for Outcome {
+    #[inline]
+    fn outcome(&self) -> Outcome {
+        *self
+    }
 }
 
 /// An `#[audit(outcome)]` field's value, checked on the field's span.
 #[inline]
 #[must_use]
-pub fn outcome_of(outcome: &Outcome) -> Outcome {
-    *outcome
+pub fn outcome_of<T: OutcomeField>(outcome: &T) -> Outcome {
+    outcome.outcome()
 }
 
-/// An `#[audit(id)]` field's value, checked on the field's span.
+/// An `#[audit(id)]` field's value. Its only bound is `E: AuditEntity`, so an ID type that is
+/// not a `PrefixedId` is reported once, on the generated `type Id`.
 #[inline]
-pub fn entity_id<T: crate::PrefixedId>(id: &T) -> T {
+pub fn entity_id<E: AuditEntity + ?Sized>(id: &E::Id) -> E::Id {
     *id
 }
 
+/// The type of an `#[audit(display)]` field: anything `Display`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the display name of an audit entity: it does not implement `Display`",
+    label = "an `#[audit(display)]` field must implement `std::fmt::Display`",
+    note = "mark the field that names the entity for people (a name or a title, often a `String`) `#[audit(display)]`"
+)]
+pub trait DisplayField: ::core::fmt::Display {}
+impl<T: ::core::fmt::Display + ?Sized> DisplayField for T {}
+
 /// An `#[audit(display)]` field's value as text, checked on the field's span.
 #[inline]
-pub fn entity_display<T: ::core::fmt::Display + ?Sized>(display: &T) -> String {
+pub fn entity_display<T: DisplayField + ?Sized>(display: &T) -> String {
     display.to_string()
 }

@@ -380,10 +380,26 @@ pub struct LockReport {
 /// A [`LockError`] that says which `(action, version)` changed, is missing or is shared.
 pub fn check_lock(path: impl AsRef<Path>) -> Result<LockReport, LockError> {
     let update = std::env::var_os("AUDIT_UPDATE_LOCK").is_some_and(|v| v == "1");
-    check_lock_with(path.as_ref(), catalog(), update)
+    check_lock_with(path, update)
 }
 
-fn check_lock_with(
+/// [`check_lock`] with the update mode given rather than read from `AUDIT_UPDATE_LOCK`: for
+/// tests that run in parallel threads of one process, and for tools with their own flag.
+///
+/// ```no_run
+/// let report = audit_core::catalog::check_lock_with("audit.lock.json", false)?;
+/// assert!(report.updated.is_empty());
+/// # Ok::<(), audit_core::catalog::LockError>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`check_lock`].
+pub fn check_lock_with(path: impl AsRef<Path>, update: bool) -> Result<LockReport, LockError> {
+    check_schemas(path.as_ref(), catalog(), update)
+}
+
+fn check_schemas(
     path: &Path,
     schemas: impl Iterator<Item = &'static EventSchema> + Clone,
     update: bool,
@@ -464,14 +480,29 @@ fn check_lock_with(
 fn describe_change(old: &LockEntry, new: &LockEntry) -> String {
     let mut changes = Vec::new();
     if old.message != new.message {
-        changes.push("the message template changed".to_owned());
+        changes.push(format!(
+            "the message template changed from {} to {}",
+            quoted(old.message.as_deref()),
+            quoted(new.message.as_deref())
+        ));
     }
     for f in &new.fields {
         match old.fields.iter().find(|o| o.name == f.name) {
             None => changes.push(format!("field `{}` was added", f.name)),
-            Some(o) if o != f => changes.push(format!(
+            Some(o) if o.ty != f.ty || o.role != f.role => changes.push(format!(
                 "field `{}` changed from `{}` ({:?}) to `{}` ({:?})",
                 f.name, o.ty, o.role, f.ty, f.role
+            )),
+            Some(o) if o.subject_role != f.subject_role => changes.push(format!(
+                "the subject role of field `{}` changed from {} to {}",
+                f.name,
+                quoted(o.subject_role.as_deref()),
+                quoted(f.subject_role.as_deref())
+            )),
+            Some(o) if o.redacted != f.redacted => changes.push(format!(
+                "field `{}` is {} redacted",
+                f.name,
+                if f.redacted { "now" } else { "no longer" }
             )),
             Some(_) => {}
         }
@@ -496,3 +527,8 @@ pub use json_schema::{
 #[cfg(feature = "schemars")]
 #[doc(hidden)]
 pub use json_schema::{details_object, id_schema};
+
+/// `"text"`, or `none`.
+fn quoted(text: Option<&str>) -> String {
+    text.map_or_else(|| "none".to_owned(), |t| format!("{t:?}"))
+}

@@ -8,9 +8,11 @@
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
+mod audit_attr;
 mod entity;
 mod event;
 mod id;
+mod respan;
 mod type_text;
 
 /// Derives `audit_core::PrefixedId` for a tuple struct holding one `[u8; 16]`.

@@ -93,6 +93,15 @@ impl<I: PrefixedId> EntityRef<I> {
             display: self.display.clone(),
         }
     }
+
+    /// [`record`](Self::record), moving the display name rather than copying it.
+    pub(crate) fn into_record(self) -> EntityRecord {
+        EntityRecord {
+            kind: Cow::Borrowed(I::NAME),
+            id: self.id.encode().as_str().to_owned(),
+            display: self.display,
+        }
+    }
 }
 
 impl<I> fmt::Display for EntityRef<I> {
@@ -153,14 +162,13 @@ impl Actor {
 
     /// `actor` acted as `on_behalf_of`: an administrator or support agent impersonating a
     /// user. The log keeps both.
-    #[allow(clippy::needless_pass_by_value)] // Built from the two references, which it replaces.
     pub fn on_behalf_of<A: PrefixedId, B: PrefixedId>(
         actor: EntityRef<A>,
         on_behalf_of: EntityRef<B>,
     ) -> Self {
         Actor(ActorRecord {
-            on_behalf_of: Some(on_behalf_of.record()),
-            ..ActorRecord::from(actor.record())
+            on_behalf_of: Some(on_behalf_of.into_record()),
+            ..ActorRecord::from(actor.into_record())
         })
     }
 
@@ -173,7 +181,7 @@ impl Actor {
 
 impl<I: PrefixedId> From<EntityRef<I>> for Actor {
     fn from(entity: EntityRef<I>) -> Self {
-        Actor::entity(&entity)
+        Actor(ActorRecord::from(entity.into_record()))
     }
 }
 
@@ -187,7 +195,7 @@ impl fmt::Display for Actor {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the actor of an audit event",
     label = "an actor field must be an `EntityRef<SomeId>` or an `audit_core::Actor`",
-    note = "build it with `EntityRef::new(id, name)`, `EntityRef::from(&model)` or `Actor::system(\"job-name\")`"
+    note = "an actor is an ID with the display name captured at emit: declare the field `EntityRef<UserId>` (not a bare ID or a name) and build it with `EntityRef::new(id, name)` or `EntityRef::from(&model)`; for jobs and impersonation, declare it `Actor` (`Actor::system(\"job-name\")`)"
 )]
 pub trait ActorField {
     /// The actor as the envelope records it.
@@ -211,7 +219,7 @@ impl ActorField for Actor {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a subject of an audit event",
     label = "a subject field must be an `EntityRef<SomeId>`, `Option<EntityRef<SomeId>>` or `Vec<EntityRef<SomeId>>`",
-    note = "build it with `EntityRef::new(id, name)` or `EntityRef::from(&model)`"
+    note = "a subject is an ID with the display name captured at emit: declare the field `EntityRef<WidgetId>` (not a bare ID or a name) and build it with `EntityRef::new(id, name)` or `EntityRef::from(&model)`; a field that is not an entity is a detail: remove `#[audit(subject)]`"
 )]
 pub trait SubjectField {
     /// Appends this field's subjects, under `role`.

@@ -93,6 +93,11 @@ use codec::Alphabet;
 /// Random bits come from a thread-local ChaCha12 generator seeded by the operating system,
 /// reseeded every 64 KiB and in the child of a `fork`, so a forked process never repeats its
 /// parent's IDs; there is no system call per ID.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a prefixed ID type",
+    label = "not a `PrefixedId`",
+    note = "an ID type is a tuple struct deriving it: `#[derive(PrefixedId)] #[id(prefix = \"user\")] pub struct UserId([u8; 16]);`"
+)]
 pub trait PrefixedId:
     Copy + Eq + Ord + Hash + fmt::Debug + fmt::Display + Send + Sync + 'static
 {

@@ -1,13 +1,14 @@
 //! The output of `#[derive(AuditEvent)]`: the `AuditEvent` impl, the schema, its catalog
-//! registration. Trait checks sit on the field's own span, so a wrong type is reported on the
-//! field with the trait's `on_unimplemented` message.
+//! registration. Trait checks sit on the field's own span (every token of the call, so that
+//! rustc points at the field alone), with the trait's `on_unimplemented` message; each check
+//! is the only bound its value meets, so a wrong type gives one error.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 
 use super::template::Piece;
 use super::valid::{Event, Field, Role};
+use crate::respan::{call_on_field, respan};
 use crate::type_text::type_text;
 
 pub(super) fn expand(event: &Event<'_>) -> TokenStream {
@@ -61,7 +62,13 @@ fn actor_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
         return TokenStream::new();
     };
     let member = &actor.member;
-    let call = quote_spanned!(actor.ty.span()=> #p::ActorField::actor_record(&self.#member));
+    let call = call_on_field(
+        quote!(#p::ActorField::actor_record),
+        quote!(),
+        member,
+        &actor.ty,
+        quote!(),
+    );
     quote! {
         fn actor(&self) -> #p::ActorRecord {
             #call
@@ -79,7 +86,14 @@ fn subjects_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
     let pushes = subjects.iter().map(|f| {
         let member = &f.member;
         let role = f.subject_role.as_deref().unwrap_or_default();
-        quote_spanned!(f.ty.span()=> #p::SubjectField::push_subjects(&self.#member, #role, &mut subjects);)
+        let call = call_on_field(
+            quote!(#p::SubjectField::push_subjects),
+            quote!(),
+            member,
+            &f.ty,
+            quote!(, #role, &mut subjects),
+        );
+        quote!(#call;)
     });
     quote! {
         fn subjects(&self) -> #p::Vec<#p::SubjectRecord> {
@@ -95,7 +109,13 @@ fn outcome_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
         return TokenStream::new();
     };
     let member = &outcome.member;
-    let call = quote_spanned!(outcome.ty.span()=> #p::outcome_of(&self.#member));
+    let call = call_on_field(
+        quote!(#p::outcome_of),
+        quote!(),
+        member,
+        &outcome.ty,
+        quote!(),
+    );
     quote! {
         fn outcome(&self) -> #p::Outcome {
             #call
@@ -125,7 +145,9 @@ fn message_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
                     .or_else(|| event.fields.iter().find(|f| f.role.is_actor()))
                     .map(|f| &f.member);
                 let member = member.cloned().unwrap_or_else(|| format_ident!("actor"));
-                args.push(quote_spanned!(*span=> #p::message_arg(&self.#member)));
+                // On the message: the placeholder is the mistake when the field is not
+                // `Display`.
+                args.push(respan(quote!(#p::message_arg(&self.#member)), *span));
             }
         }
     }
@@ -151,10 +173,14 @@ fn details_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
     let fields = details.iter().map(|f| {
         let member = &f.member;
         let key = &f.name;
-        let value = quote_spanned!(f.ty.span()=> #p::detail(&self.#member));
-        quote! {
-            #p::serde::ser::SerializeStruct::serialize_field(&mut details, #key, #value)?;
-        }
+        let call = call_on_field(
+            quote!(#p::serialize_detail),
+            quote!(&mut details, #key,),
+            member,
+            &f.ty,
+            quote!(),
+        );
+        quote!(#call?;)
     });
     quote! {
         fn serialize_details<__S: #p::serde::Serializer>(

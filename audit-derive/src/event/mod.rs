@@ -1,6 +1,6 @@
-//! `#[derive(AuditEvent)]`: `attr` reads `#[audit(...)]`, `template` parses the message,
-//! `valid` checks the rules that span several attributes, `expand` writes the output and
-//! `fallback` the stub emitted beside errors.
+//! `#[derive(AuditEvent)]`: `attr` reads `#[audit(...)]` (after the shared pass of
+//! `crate::audit_attr`), `template` parses the message, `valid` checks the rules that span
+//! several attributes, `expand` writes the output and `fallback` the stub emitted beside errors.
 
 mod attr;
 mod expand;
@@ -19,10 +19,7 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
         Ok(event) => expand::expand(&event),
         Err(failed) => {
             let mut out = failed.error.write_errors();
-            // A generic struct cannot take the non-generic stub.
-            if input.generics.params.is_empty() && matches!(input.data, syn::Data::Struct(_)) {
-                out.extend(fallback::expand(&input.ident, &failed.krate));
-            }
+            out.extend(fallback::expand(input, &failed.krate));
             out
         }
     }

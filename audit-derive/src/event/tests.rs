@@ -46,3 +46,47 @@ fn errors_come_with_a_stub() {
     assert!(out.contains("compile_error"), "{out}");
     assert!(out.contains("AuditEvent for E"), "{out}");
 }
+
+#[test]
+fn crate_path_replaces_audit_core_everywhere() {
+    let out = expand_str(
+        r#"
+        #[audit(crate = renamed, action = "a.b", message = "{actor} {d}")]
+        pub struct E {
+            #[audit(actor, subject)] a: EntityRef<U>,
+            #[audit(subject)] s: Option<EntityRef<W>>,
+            #[audit(outcome)] o: Outcome,
+            d: u8,
+        }
+        "#,
+    );
+    assert!(!out.contains("audit_core"), "{out}");
+    assert!(out.contains("renamed::__private"), "{out}");
+
+    // The stub emitted beside errors, and `#[derive(AuditEntity)]` with and without errors.
+    for (src, entity) in [
+        (
+            "#[audit(crate = renamed, action = \"Bad\")] struct E { x: u8 }",
+            false,
+        ),
+        (
+            "#[audit(crate = renamed)] struct M { #[audit(id)] i: I, #[audit(display)] n: String }",
+            true,
+        ),
+        (
+            "#[audit(crate = renamed)] struct M { #[audit(id)] i: I }",
+            true,
+        ),
+    ] {
+        let input: syn::DeriveInput = syn::parse_str(src).unwrap();
+        let out = if entity {
+            crate::entity::expand(&input)
+        } else {
+            super::expand(&input)
+        }
+        .to_string();
+        // A path, as `TokenStream::to_string` writes it (messages may name `audit_core::X`).
+        assert!(!out.contains("audit_core ::"), "{out}");
+        assert!(out.contains("renamed ::"), "{out}");
+    }
+}

@@ -7,10 +7,69 @@ use darling::util::SpannedValue;
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{DeriveInput, Ident, Type};
+use syn::{Data, DeriveInput, Fields, Ident, Type};
 
 use super::attr::{EventAttrs, FieldAttrs};
 use super::template::{self, Piece};
+use crate::audit_attr::{self, Form, Key, Place};
+
+/// The keys of `#[audit(...)]` on the struct.
+const STRUCT_KEYS: &[Key] = &[
+    Key {
+        name: "action",
+        form: Form::Str("widget.purchased"),
+    },
+    Key {
+        name: "version",
+        form: Form::Int("1"),
+    },
+    Key {
+        name: "message",
+        form: Form::Str("{actor} bought {widget}"),
+    },
+    Key {
+        name: "crate",
+        form: Form::Path("audit_core"),
+    },
+];
+
+/// The keys of `#[audit(...)]` on a field.
+const FIELD_KEYS: &[Key] = &[
+    Key {
+        name: "actor",
+        form: Form::Flag,
+    },
+    Key {
+        name: "subject",
+        form: Form::Flag,
+    },
+    Key {
+        name: "role",
+        form: Form::Str("buyer"),
+    },
+    Key {
+        name: "outcome",
+        form: Form::Flag,
+    },
+    Key {
+        name: "skip",
+        form: Form::Flag,
+    },
+];
+
+const ON_STRUCT: Place<'static> = Place {
+    name: "on the struct",
+    keys: STRUCT_KEYS,
+    other_keys: FIELD_KEYS,
+    other_name: "on a field",
+};
+
+const ON_FIELD: Place<'static> = Place {
+    name: "on a field",
+    keys: FIELD_KEYS,
+    other_keys: STRUCT_KEYS,
+    other_name: "on the struct",
+};
 
 /// What a field is in the event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +111,8 @@ pub(super) struct Field {
     pub(super) ty: Type,
     pub(super) role: Role,
     pub(super) subject_role: Option<String>,
+    /// The span of `role = "..."`'s value, when the role is renamed.
+    pub(super) role_span: Option<Span>,
     pub(super) redacted: bool,
 }
 
@@ -76,29 +137,68 @@ fn default_krate() -> syn::Path {
     syn::parse_quote!(::audit_core)
 }
 
+/// What the attribute pass already reported, which makes a rule's own error redundant: a
+/// misspelled `#[audit(actr)]` is one mistake, not also a missing actor.
+struct Reported {
+    action: bool,
+    actor: bool,
+    subject: bool,
+}
+
 pub(super) fn validate(input: &DeriveInput) -> Result<Event<'_>, Box<Failed>> {
-    let attrs = match EventAttrs::from_derive_input(input) {
+    let mut errors = darling::Error::accumulator();
+    let on_struct = audit_attr::clean(&input.attrs, &ON_STRUCT, &mut errors);
+    let krate = on_struct.krate().unwrap_or_else(default_krate);
+    let failed = |errors: darling::error::Accumulator, krate: syn::Path| {
+        let error = errors
+            .finish()
+            .err()
+            .unwrap_or_else(|| darling::Error::custom("internal: no error was recorded"));
+        Box::new(Failed { error, krate })
+    };
+
+    if !check_shape(input, &mut errors) {
+        return Err(failed(errors, krate));
+    }
+
+    // darling reads what the attribute pass kept.
+    let mut cleaned = input.clone();
+    cleaned.attrs = on_struct.attrs.clone();
+    // `actor` or `subject` written on the struct: reported as misplaced.
+    let mut reported = Reported {
+        action: on_struct.reported("action"),
+        actor: on_struct.suggested.contains(&Some("actor")),
+        subject: on_struct.suggested.contains(&Some("subject")),
+    };
+    if let Data::Struct(data) = &mut cleaned.data {
+        for field in &mut data.fields {
+            let on_field = audit_attr::clean(&field.attrs, &ON_FIELD, &mut errors);
+            reported.actor |= on_field.reported("actor");
+            reported.subject |= on_field.reported("subject");
+            // `action` written on a field: reported as misplaced.
+            reported.action |= on_field.suggested.contains(&Some("action"));
+            field.attrs = on_field.attrs;
+        }
+    }
+    let attrs = match EventAttrs::from_derive_input(&cleaned) {
         Ok(attrs) => attrs,
         Err(error) => {
-            return Err(Box::new(Failed {
-                error,
-                krate: default_krate(),
-            }));
+            errors.push(error);
+            return Err(failed(errors, krate));
         }
     };
-    let krate = attrs.krate.clone().unwrap_or_else(default_krate);
-    let mut errors = darling::Error::accumulator();
 
     if let Some(param) = attrs.generics.params.first() {
         errors.push(
             darling::Error::custom(
-                "an audit event cannot be generic: its schema is registered once per type",
+                "an audit event cannot be generic: its schema is registered once per type; \
+                 write one event type for each schema",
             )
             .with_span(&param.span()),
         );
     }
 
-    let action = check_action(&attrs, &mut errors);
+    let action = check_action(&attrs, reported.action, &mut errors);
     let version = match &attrs.version {
         Some(v) if **v == 0 => {
             errors.push(
@@ -113,68 +213,116 @@ pub(super) fn validate(input: &DeriveInput) -> Result<Event<'_>, Box<Failed>> {
 
     let raw_fields = match attrs.data {
         darling::ast::Data::Struct(fields) => fields.fields,
-        darling::ast::Data::Enum(_) => Vec::new(), // rejected by `supports(struct_named)`
+        darling::ast::Data::Enum(_) => Vec::new(), // rejected by `check_shape`
     };
     let fields: Vec<Field> = raw_fields
         .into_iter()
         .filter_map(|f| check_field(f, &mut errors))
         .collect();
 
-    check_roles(&attrs.ident, &fields, &mut errors);
+    check_roles(&attrs.ident, &fields, &reported, &mut errors);
 
-    let message = attrs.message.as_ref().and_then(|m| {
+    let message = attrs.message.as_ref().map(|m| {
         let span = m.span();
-        match template::parse(m.as_str()) {
-            Ok(pieces) => {
-                for piece in &pieces {
-                    if let Piece::Field(name) = piece {
-                        check_placeholder(name, span, &fields, &mut errors);
-                    }
-                }
-                Some((m.as_str().to_owned(), span, pieces))
-            }
-            Err(msg) => {
-                errors.push(darling::Error::custom(msg).with_span(&span));
-                None
+        let (pieces, problems) = template::parse(m.as_str());
+        for problem in problems {
+            errors.push(darling::Error::custom(problem).with_span(&span));
+        }
+        for piece in &pieces {
+            if let Piece::Field(name) = piece {
+                check_placeholder(name, span, &fields, &mut errors);
             }
         }
+        (m.as_str().to_owned(), span, pieces)
     });
 
-    match errors.finish() {
-        Ok(()) => Ok(Event {
-            ident: &input.ident,
-            krate,
-            action,
-            version,
-            message,
-            fields,
-        }),
-        Err(error) => Err(Box::new(Failed { error, krate })),
-    }
+    let event = Event {
+        ident: &input.ident,
+        krate: attrs.krate.unwrap_or_else(|| krate.clone()),
+        action,
+        version,
+        message,
+        fields,
+    };
+    errors
+        .finish_with(event)
+        .map_err(|error| Box::new(Failed { error, krate }))
 }
 
-fn check_action(attrs: &EventAttrs, errors: &mut darling::error::Accumulator) -> String {
+/// A struct with named fields; an error on the offending token otherwise.
+fn check_shape(input: &DeriveInput, errors: &mut darling::error::Accumulator) -> bool {
+    const EXAMPLE: &str = "`pub struct WidgetPurchased { #[audit(actor)] pub buyer: \
+                           EntityRef<UserId>, #[audit(subject)] pub widget: EntityRef<WidgetId> }`";
+    let (message, span) = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(_) => return true,
+            Fields::Unnamed(fields) => (
+                format!(
+                    "`#[derive(AuditEvent)]` needs named fields: each field's name is its key in \
+                     the log (a detail's key, a subject's role, a message placeholder); write \
+                     {EXAMPLE}"
+                ),
+                fields.paren_token.span.join(),
+            ),
+            Fields::Unit => (
+                format!(
+                    "`#[derive(AuditEvent)]` needs named fields, at least an actor and a \
+                     subject, like {EXAMPLE}"
+                ),
+                input.ident.span(),
+            ),
+        },
+        Data::Enum(data) => (
+            format!(
+                "`#[derive(AuditEvent)]` needs a struct with named fields, like {EXAMPLE}; found \
+                 an enum: write one event type for each kind of event"
+            ),
+            data.enum_token.span,
+        ),
+        Data::Union(data) => (
+            format!(
+                "`#[derive(AuditEvent)]` needs a struct with named fields, like {EXAMPLE}; found \
+                 a union"
+            ),
+            data.union_token.span,
+        ),
+    };
+    errors.push(darling::Error::custom(message).with_span(&span));
+    false
+}
+
+fn check_action(
+    attrs: &EventAttrs,
+    reported: bool,
+    errors: &mut darling::error::Accumulator,
+) -> String {
     let Some(action) = &attrs.action else {
-        errors.push(
-            darling::Error::custom(format!(
-                "`{}` has no action: add `#[audit(action = \"noun.verb\")]` above the struct, \
-                 like `#[audit(action = \"widget.purchased\")]`",
-                attrs.ident
-            ))
-            .with_span(&attrs.ident),
-        );
+        if !reported {
+            errors.push(
+                darling::Error::custom(format!(
+                    "`{}` has no action: add `#[audit(action = \"noun.verb\")]` above the \
+                     struct, like `#[audit(action = \"widget.purchased\")]`",
+                    attrs.ident
+                ))
+                .with_span(&attrs.ident),
+            );
+        }
         return String::new();
     };
-    if !is_valid_action(action) {
-        let fixed = suggest_action(action);
-        let hint = match fixed {
-            Some(fixed) if is_valid_action(&fixed) => format!("; try `{fixed}`"),
-            _ => String::new(),
-        };
+    if let Some(problem) = action_problem(action) {
+        let hint = [
+            suggest_action(action),
+            suggest_action(&action.replace(['-', ' ', ':', '/'], ".")),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|fixed| action_problem(fixed).is_none())
+        .map(|fixed| format!("; try `{fixed}`"))
+        .unwrap_or_default();
         errors.push(
             darling::Error::custom(format!(
-                "`{}` is not a valid action: an action is dotted lowercase, at least two \
-                 segments of `a-z`, `0-9` and `_` that each start with a letter, like \
+                "`{}` is not a valid action: {problem}; an action is dotted lowercase, \
+                 `noun.verb` (`a-z`, `0-9` and `_`, each segment starting with a letter), like \
                  `widget.purchased`{hint}",
                 action.as_str()
             ))
@@ -184,20 +332,40 @@ fn check_action(attrs: &EventAttrs, errors: &mut darling::error::Accumulator) ->
     action.as_str().to_owned()
 }
 
-/// `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`
-fn is_valid_action(action: &str) -> bool {
-    let mut segments = 0;
+/// What breaks `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`, if anything.
+fn action_problem(action: &str) -> Option<String> {
+    if action.is_empty() {
+        return Some("it is empty".to_owned());
+    }
+    if let Some(c) = action.chars().find(char::is_ascii_uppercase) {
+        return Some(format!("it has an uppercase letter (`{c}`)"));
+    }
+    if let Some(c) = action
+        .chars()
+        .find(|&c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'))
+    {
+        return Some(format!("it contains `{c}`"));
+    }
+    if !action.contains('.') {
+        return Some("it has only one segment".to_owned());
+    }
     for segment in action.split('.') {
-        segments += 1;
-        let mut chars = segment.chars();
-        let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-        if !starts_with_letter
-            || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
-            return false;
+        if segment.is_empty() {
+            return Some("it has an empty segment".to_owned());
+        }
+        if !segment.starts_with(|c: char| c.is_ascii_lowercase()) {
+            return Some(format!(
+                "the segment `{segment}` does not start with a letter"
+            ));
         }
     }
-    segments >= 2
+    None
+}
+
+/// `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`
+#[cfg(test)]
+fn is_valid_action(action: &str) -> bool {
+    action_problem(action).is_none()
 }
 
 fn suggest_action(action: &str) -> Option<String> {
@@ -238,12 +406,6 @@ fn check_field(f: FieldAttrs, errors: &mut darling::error::Accumulator) -> Optio
     let outcome = f.outcome.is_present();
     let skip = f.skip.is_present();
 
-    let conflict = |a: &str, b: &str, span: Span| {
-        darling::Error::custom(format!(
-            "a field cannot be both `{a}` and `{b}`: `{name}` must be one or the other"
-        ))
-        .with_span(&span)
-    };
     if skip && (actor || subject || outcome) {
         let other = if actor {
             "actor"
@@ -252,11 +414,23 @@ fn check_field(f: FieldAttrs, errors: &mut darling::error::Accumulator) -> Optio
         } else {
             "outcome"
         };
-        errors.push(conflict(other, "skip", f.skip.span()));
+        errors.push(
+            darling::Error::custom(format!(
+                "`{name}` cannot be both `{other}` and `skip`: `skip` keeps a field out of the \
+                 log, and the {other} is always in it; remove one of the two"
+            ))
+            .with_span(&f.skip.span()),
+        );
     }
     if outcome && (actor || subject) {
         let other = if actor { "actor" } else { "subject" };
-        errors.push(conflict(other, "outcome", f.outcome.span()));
+        errors.push(
+            darling::Error::custom(format!(
+                "`{name}` cannot be both `{other}` and `outcome`: the outcome is an \
+                 `audit_core::Outcome` and the {other} an entity; remove one of the two"
+            ))
+            .with_span(&f.outcome.span()),
+        );
     }
     if let Some(role) = &f.role {
         if !subject {
@@ -267,12 +441,26 @@ fn check_field(f: FieldAttrs, errors: &mut darling::error::Accumulator) -> Optio
                 ))
                 .with_span(&role.span()),
             );
-        } else if !is_role_name(role) {
+        } else if !is_role_name(role.as_str()) {
+            let fixed: String = role
+                .trim()
+                .chars()
+                .map(|c| match c {
+                    '-' | ' ' | '.' => '_',
+                    c => c.to_ascii_lowercase(),
+                })
+                .collect();
+            let hint = if is_role_name(&fixed) {
+                format!("; try `role = \"{fixed}\"`")
+            } else {
+                String::new()
+            };
             errors.push(
-                darling::Error::custom(
-                    "a role is lowercase `a-z`, `0-9` and `_`, starting with a letter, like \
-                     `role = \"target\"`",
-                )
+                darling::Error::custom(format!(
+                    "`{}` is not a valid role: a role is lowercase `a-z`, `0-9` and `_`, \
+                     starting with a letter, like `role = \"target\"`{hint}",
+                    role.as_str()
+                ))
                 .with_span(&role.span()),
             );
         }
@@ -291,6 +479,7 @@ fn check_field(f: FieldAttrs, errors: &mut darling::error::Accumulator) -> Optio
             .as_ref()
             .map_or_else(|| name.clone(), |r| r.as_str().to_owned())
     });
+    let role_span = f.role.as_ref().filter(|_| subject).map(SpannedValue::span);
     let redacted = is_redacted(&f.ty);
     Some(Field {
         member,
@@ -298,11 +487,12 @@ fn check_field(f: FieldAttrs, errors: &mut darling::error::Accumulator) -> Optio
         ty: f.ty,
         role,
         subject_role,
+        role_span,
         redacted,
     })
 }
 
-fn is_role_name(role: &SpannedValue<String>) -> bool {
+fn is_role_name(role: &str) -> bool {
     let mut chars = role.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
@@ -319,10 +509,9 @@ fn is_redacted(ty: &Type) -> bool {
     if last.ident == "Redacted" {
         return true;
     }
-    if let (true, syn::PathArguments::AngleBracketed(args)) = (
-        last.ident == "Option" || last.ident == "Vec",
-        &last.arguments,
-    ) {
+    if (last.ident == "Option" || last.ident == "Vec")
+        && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+    {
         return args.args.iter().any(|a| match a {
             syn::GenericArgument::Type(inner) => is_redacted(inner),
             _ => false,
@@ -331,9 +520,15 @@ fn is_redacted(ty: &Type) -> bool {
     false
 }
 
-fn check_roles(ident: &Ident, fields: &[Field], errors: &mut darling::error::Accumulator) {
+fn check_roles(
+    ident: &Ident,
+    fields: &[Field],
+    reported: &Reported,
+    errors: &mut darling::error::Accumulator,
+) {
     let actors: Vec<&Field> = fields.iter().filter(|f| f.role.is_actor()).collect();
     match actors.as_slice() {
+        [] if reported.actor => {}
         [] => errors.push(
             darling::Error::custom(format!(
                 "`{ident}` has no actor: mark the field of who acted `#[audit(actor)]` (an \
@@ -355,7 +550,7 @@ fn check_roles(ident: &Ident, fields: &[Field], errors: &mut darling::error::Acc
             }
         }
     }
-    if !fields.iter().any(|f| f.role.is_subject()) {
+    if !reported.subject && !fields.iter().any(|f| f.role.is_subject()) {
         errors.push(
             darling::Error::custom(format!(
                 "`{ident}` has no subject: mark what was acted on `#[audit(subject)]`, or \
@@ -382,13 +577,20 @@ fn check_roles(ident: &Ident, fields: &[Field], errors: &mut darling::error::Acc
             .iter()
             .find(|g| g.subject_role.as_ref() == Some(role))
         {
+            let why = if first.role_span.is_none() {
+                " (a subject's role is its field name unless renamed)"
+            } else {
+                ""
+            };
+            let span = f.role_span.unwrap_or_else(|| f.member.span());
             errors.push(
                 darling::Error::custom(format!(
-                    "the subject role `{role}` is already used by `{}`: give `{}` its own \
+                    "the subject role `{role}` is already taken by `{}`{why}: roles tell \
+                     subjects apart in the log; give `{}` another one with \
                      `#[audit(subject, role = \"...\")]`",
                     first.name, f.name
                 ))
-                .with_span(&f.member),
+                .with_span(&span),
             );
         }
     }
@@ -412,14 +614,17 @@ fn check_placeholder(
         .max_by(|a, b| a.0.total_cmp(&b.0));
     let hint = match best {
         Some((_, candidate)) => format!("; did you mean `{{{candidate}}}`?"),
-        None => format!(
-            "; the fields are {}, and `actor`",
-            fields
-                .iter()
-                .map(|f| format!("`{}`", f.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        None => {
+            let names: Vec<String> = std::iter::once("actor")
+                .chain(fields.iter().map(|f| f.name.as_str()))
+                .map(|n| format!("`{{{n}}}`"))
+                .collect();
+            let (last, init) = names.split_last().unwrap_or((&names[0], &[]));
+            format!(
+                "; the placeholders of this event are {} and {last}",
+                init.join(", ")
+            )
+        }
     };
     errors.push(
         darling::Error::custom(format!(

@@ -52,15 +52,15 @@ const _: () = {
                 "WidgetPurchased",
                 2usize,
             )?;
-            ::audit_core::__private::serde::ser::SerializeStruct::serialize_field(
+            ::audit_core::__private::serialize_detail(
                 &mut details,
                 "quantity",
-                ::audit_core::__private::detail(&self.quantity),
+                &self.quantity,
             )?;
-            ::audit_core::__private::serde::ser::SerializeStruct::serialize_field(
+            ::audit_core::__private::serialize_detail(
                 &mut details,
                 "card_last4",
-                ::audit_core::__private::detail(&self.card_last4),
+                &self.card_last4,
             )?;
             ::audit_core::__private::serde::ser::SerializeStruct::end(details)
         }

@@ -1,0 +1,10 @@
+use audit_core::{AuditEntity, PrefixedId};
+
+#[derive(PrefixedId)]
+#[id(prefix = "user")]
+pub struct UserId([u8; 16]);
+
+#[derive(AuditEntity)]
+pub struct User(#[audit(id)] pub UserId, #[audit(display)] pub String);
+
+fn main() {}

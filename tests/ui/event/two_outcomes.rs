@@ -1,0 +1,32 @@
+use audit_core::{AuditEvent, Context, EntityRef, Envelope, Outcome, PrefixedId};
+
+#[derive(PrefixedId)]
+#[id(prefix = "user")]
+pub struct UserId([u8; 16]);
+
+#[derive(PrefixedId)]
+#[id(prefix = "wdgt", name = "widget")]
+pub struct WidgetId([u8; 16]);
+
+#[derive(AuditEvent)]
+#[audit(action = "widget.purchased")]
+pub struct WidgetPurchased {
+    #[audit(actor)]
+    pub buyer: EntityRef<UserId>,
+    #[audit(subject)]
+    pub widget: EntityRef<WidgetId>,
+    #[audit(outcome)]
+    pub payment: Outcome,
+    #[audit(outcome)]
+    pub delivery: Outcome,
+}
+
+fn main() {
+    let event = WidgetPurchased {
+        buyer: EntityRef::new(UserId::new(), "Alice"),
+        widget: EntityRef::new(WidgetId::new(), "Blue widget"),
+        payment: Outcome::Success,
+        delivery: Outcome::Failure,
+    };
+    let _ = Envelope::from_event(&event, &Context::new());
+}
