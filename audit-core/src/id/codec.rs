@@ -26,7 +26,11 @@ const fn decode_table(alphabet: &[u8; 64]) -> [u8; 256] {
     let mut table = [INVALID; 256];
     let mut i = 0;
     while i < 64 {
-        table[alphabet[i] as usize] = i as u8;
+        // `i < 64` fits in a u8; `usize::from` is not const.
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            table[alphabet[i] as usize] = i as u8;
+        }
         i += 1;
     }
     table
@@ -74,24 +78,34 @@ impl Alphabet {
 #[inline]
 pub(crate) fn encode_suffix(bytes: &[u8; 16], alphabet: Alphabet, out: &mut [u8; SUFFIX_LEN]) {
     let chars = alphabet.chars();
-    let mut group = 0;
-    while group < 5 {
-        let b = &bytes[group * 3..group * 3 + 3];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let o = &mut out[group * 4..group * 4 + 4];
-        o[0] = chars[(n >> 18) as usize & 63];
-        o[1] = chars[(n >> 12) as usize & 63];
-        o[2] = chars[(n >> 6) as usize & 63];
-        o[3] = chars[n as usize & 63];
-        group += 1;
+    // Every index is masked to 6 bits, so no lookup needs a bounds check (and no cast to
+    // `usize` loses a bit that matters).
+    #[allow(clippy::cast_possible_truncation)]
+    let char_at = |bits: u64| chars[bits as usize & 63];
+    // The 128 bits as two big-endian halves held in registers: characters 0 to 9 take the top
+    // 60 bits of `hi`, character 10 its last 4 bits and the top 2 bits of `lo`, 11 to 20 the
+    // next 60 bits of `lo`, and 21 its last 2 bits followed by 4 zero bits.
+    let n = u128::from_be_bytes(*bytes);
+    // Each cast keeps one half of the 128 bits.
+    #[allow(clippy::cast_possible_truncation)]
+    let (hi, lo) = ((n >> 64) as u64, n as u64);
+    let (head, tail) = out.split_at_mut(11);
+    for (i, o) in head[..10].iter_mut().enumerate() {
+        *o = char_at(hi >> (58 - 6 * i));
     }
-    let last = bytes[15];
-    out[20] = chars[usize::from(last >> 2)];
-    out[21] = chars[usize::from(last & 3) << 4];
+    head[10] = char_at((hi << 2) | (lo >> 62));
+    for (i, o) in tail[..10].iter_mut().enumerate() {
+        *o = char_at(lo >> (56 - 6 * i));
+    }
+    tail[10] = char_at((lo & 3) << 4);
 }
 
 /// Encodes `prefix_suffix` into a stack buffer.
-#[inline]
+///
+/// Always inlined: in each type's `encode` the prefix is then a constant, and copying it
+/// takes a store or two instead of a call to `memcpy`.
+#[allow(clippy::inline_always)]
+#[inline(always)]
 pub(crate) fn encode(prefix: &'static str, alphabet: Alphabet, bytes: &[u8; 16]) -> EncodedId {
     let mut buf = [0u8; MAX_ENCODED_LEN];
     // A prefix longer than the derive allows can only come from a hand-written impl; keep
@@ -108,51 +122,60 @@ pub(crate) fn encode(prefix: &'static str, alphabet: Alphabet, bytes: &[u8; 16])
     EncodedId { buf, len }
 }
 
+/// Decodes the 22 characters of a canonical suffix, or returns `None` when a character is
+/// outside the alphabet or the last one has unused bits set ([`decode_suffix`] then says
+/// which).
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn decode_canonical(chars: &[u8; SUFFIX_LEN], alphabet: Alphabet) -> Option<[u8; 16]> {
+    let table = alphabet.table();
+    let value = |i: usize| u64::from(table[usize::from(chars[i])]);
+    // Three independent accumulators of 8, 8 and 6 characters (48, 48 and 36 bits), so the
+    // lookups do not wait on each other. Valid values are below 64 and `INVALID` is 0xFF: one
+    // OR of every value says whether any character is invalid.
+    let (mut first, mut second, mut last, mut seen) = (0, 0, 0, 0);
+    for i in 0..8 {
+        let (v1, v2) = (value(i), value(8 + i));
+        seen |= v1 | v2;
+        first = (first << 6) | v1;
+        second = (second << 6) | v2;
+    }
+    for i in 16..SUFFIX_LEN {
+        let v = value(i);
+        seen |= v;
+        last = (last << 6) | v;
+    }
+    // The last character holds the last 2 bits of the last byte, then 4 unused bits that the
+    // canonical form leaves at 0.
+    if seen > 63 || last & 0x0F != 0 {
+        return None;
+    }
+    // 48 + 48 + 32 bits: bytes 0..6, 6..12 and 12..16.
+    let n = (u128::from(first) << 80) | (u128::from(second) << 32) | u128::from(last >> 4);
+    Some(n.to_be_bytes())
+}
+
 /// Decodes a 22-character suffix. `offset` is the suffix's index in the whole input, so that
 /// an error names the index a user sees.
-#[inline]
 pub(crate) fn decode_suffix(
     suffix: &str,
     alphabet: Alphabet,
     offset: usize,
 ) -> Result<[u8; 16], ParseIdError> {
-    if suffix.len() != SUFFIX_LEN {
+    let Ok(chars) = <&[u8; SUFFIX_LEN]>::try_from(suffix.as_bytes()) else {
         return Err(ParseIdError::WrongLength {
             expected: offset + SUFFIX_LEN,
             found: offset + suffix.len(),
         });
+    };
+    if let Some(bytes) = decode_canonical(chars, alphabet) {
+        return Ok(bytes);
     }
     let table = alphabet.table();
-    let mut values = [0u8; SUFFIX_LEN];
-    let mut bad = false;
-    for (v, &c) in values.iter_mut().zip(suffix.as_bytes()) {
-        *v = table[usize::from(c)];
-        bad |= *v == INVALID;
+    match chars.iter().position(|&c| table[usize::from(c)] == INVALID) {
+        Some(index) => Err(invalid_character(suffix, index, offset)),
+        None => Err(ParseIdError::NonCanonical),
     }
-    if bad {
-        let index = values.iter().position(|&v| v == INVALID).unwrap_or(0);
-        return Err(invalid_character(suffix, index, offset));
-    }
-    if values[21] & 0x0F != 0 {
-        return Err(ParseIdError::NonCanonical);
-    }
-    let mut bytes = [0u8; 16];
-    for group in 0..5 {
-        let v = &values[group * 4..group * 4 + 4];
-        let n = (u32::from(v[0]) << 18)
-            | (u32::from(v[1]) << 12)
-            | (u32::from(v[2]) << 6)
-            | u32::from(v[3]);
-        // Each shift keeps exactly one byte of a 24-bit group.
-        #[allow(clippy::cast_possible_truncation)]
-        {
-            bytes[group * 3] = (n >> 16) as u8;
-            bytes[group * 3 + 1] = (n >> 8) as u8;
-            bytes[group * 3 + 2] = n as u8;
-        }
-    }
-    bytes[15] = (values[20] << 2) | (values[21] >> 4);
-    Ok(bytes)
 }
 
 fn invalid_character(suffix: &str, index: usize, offset: usize) -> ParseIdError {
@@ -169,8 +192,29 @@ fn invalid_character(suffix: &str, index: usize, offset: usize) -> ParseIdError 
 
 /// Parses `prefix_suffix` for one known prefix. Rejects a wrong length before reading more
 /// than the prefix, so any input is rejected in time bounded by the prefix's length.
+///
+/// Small enough to inline: the canonical form of an ID is checked and decoded here (with the
+/// prefix a constant in each type's `parse`), and everything else goes to [`parse_error`],
+/// out of line, which works out what is wrong.
 #[inline]
 pub(crate) fn parse(
+    prefix: &'static str,
+    alphabet: Alphabet,
+    input: &str,
+) -> Result<[u8; 16], ParseIdError> {
+    if let Some([b'_', suffix @ ..]) = input.as_bytes().strip_prefix(prefix.as_bytes())
+        && let Ok(chars) = <&[u8; SUFFIX_LEN]>::try_from(suffix)
+        && let Some(bytes) = decode_canonical(chars, alphabet)
+    {
+        return Ok(bytes);
+    }
+    parse_error(prefix, alphabet, input)
+}
+
+/// The error for an input that is not the canonical form of an ID with this prefix.
+#[cold]
+#[inline(never)]
+fn parse_error(
     prefix: &'static str,
     alphabet: Alphabet,
     input: &str,

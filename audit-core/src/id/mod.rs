@@ -115,6 +115,7 @@ pub trait PrefixedId:
     fn to_bytes(&self) -> [u8; 16];
 
     /// A new ID: 128 random bits, or a time-ordered value for sortable types.
+    #[inline]
     #[must_use]
     fn new() -> Self {
         Self::from_bytes(generate(Self::SORTABLE))
@@ -126,11 +127,13 @@ pub trait PrefixedId:
     ///
     /// A [`ParseIdError`] that says what was wrong: the prefix, the length, a character, or a
     /// non-canonical last character.
+    #[inline]
     fn parse(s: &str) -> Result<Self, ParseIdError> {
         codec::parse(Self::PREFIX, Alphabet::for_sortable(Self::SORTABLE), s).map(Self::from_bytes)
     }
 
     /// The text form, in a stack buffer.
+    #[inline]
     fn encode(&self) -> EncodedId {
         codec::encode(
             Self::PREFIX,

@@ -9,8 +9,8 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rand::rngs::{OsRng, ReseedingRng};
 use rand::RngCore;
+use rand::rngs::{OsRng, ReseedingRng};
 use rand_chacha::ChaCha12Core;
 
 /// Bytes of output after which a thread's generator reseeds from the operating system.
@@ -58,28 +58,44 @@ fn seeded() -> ThreadRng {
         Ok(rng) => ThreadRng { generation, rng },
         // As with `rand::rng()`: without the operating system's entropy no ID can be safe,
         // and there is nothing sensible to return instead.
-        Err(err) => panic!("audit-core: the operating system's random number generator failed: {err}"),
+        Err(err) => {
+            panic!("audit-core: the operating system's random number generator failed: {err}")
+        }
     }
 }
 
-/// Fills `out` with bytes from this thread's generator.
+/// Runs `f` on this thread's generator, seeding it first if this thread has none yet or the
+/// process forked since it was seeded.
 #[inline]
-pub(crate) fn fill(out: &mut [u8]) {
+fn with_rng<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
     RNG.with(|cell| {
         let mut slot = cell.borrow_mut();
         let generation = FORK_GENERATION.load(Ordering::Relaxed);
         let state = match &mut *slot {
             Some(state) if state.generation == generation => state,
-            stale => stale.insert(seeded()),
+            stale => reseed(stale),
         };
-        state.rng.fill_bytes(out);
-    });
+        f(&mut state.rng)
+    })
+}
+
+/// Out of line: the fast path stays a flag check, a load and a compare.
+#[cold]
+#[inline(never)]
+fn reseed(slot: &mut Option<ThreadRng>) -> &mut ThreadRng {
+    slot.insert(seeded())
 }
 
 /// 16 random bytes.
 #[inline]
 pub(crate) fn bytes16() -> [u8; 16] {
     let mut out = [0u8; 16];
-    fill(&mut out);
+    with_rng(|rng| rng.fill_bytes(&mut out));
     out
+}
+
+/// 64 random bits.
+#[inline]
+pub(crate) fn u64() -> u64 {
+    with_rng(RngCore::next_u64)
 }

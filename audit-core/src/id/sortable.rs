@@ -24,8 +24,40 @@ static LAST: AtomicU64 = AtomicU64::new(0);
 
 const MS_MASK: u64 = (1 << 48) - 1;
 
+/// Unix time in milliseconds, masked to 48 bits. A clock before 1970 counts as 0: the
+/// monotonic rule then keeps order.
+#[cfg(unix)]
+#[inline]
 fn now_ms() -> u64 {
-    // A clock before 1970 counts as 0: the monotonic rule then keeps order.
+    // `clock_gettime` directly rather than `SystemTime::now().duration_since(UNIX_EPOCH)`:
+    // the same vDSO call without std's conversions, which cost about a fifth of a sortable
+    // ID.
+    // SAFETY: all-zero bytes are a valid `timespec` (integers, plus padding on some targets);
+    // `clock_gettime` writes through a pointer to it that is valid for the whole call; and
+    // `CLOCK_REALTIME` exists on every unix. On failure, `ts` is not used.
+    let (rc, ts) = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        (libc::clock_gettime(libc::CLOCK_REALTIME, &raw mut ts), ts)
+    };
+    if rc != 0 {
+        return now_ms_std();
+    }
+    let ms = u64::try_from(ts.tv_sec).map_or(0, |secs| {
+        // `tv_nsec` is below 10^9.
+        let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+        secs.saturating_mul(1000).saturating_add(nanos / 1_000_000)
+    });
+    ms & MS_MASK
+}
+
+#[cfg(not(unix))]
+#[inline]
+fn now_ms() -> u64 {
+    now_ms_std()
+}
+
+/// [`now_ms`] through `std`.
+fn now_ms_std() -> u64 {
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
@@ -49,19 +81,14 @@ fn next_timestamp() -> u64 {
 #[inline]
 pub(crate) fn bytes16() -> [u8; 16] {
     let ts = next_timestamp();
-    let mut bytes = super::random::bytes16();
+    // `ts` is `(unix_ms << 12) | counter`: the first 64 bits are the 48 bits of milliseconds,
+    // version 7, then the 12-bit counter.
     let ms = (ts >> 12) & MS_MASK;
     let counter = ts & 0xFFF;
-    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
-    // Version 7 in the high nibble, then the counter's top 4 bits; masks keep one byte each.
-    #[allow(clippy::cast_possible_truncation)]
-    {
-        bytes[6] = 0x70 | (counter >> 8) as u8;
-        bytes[7] = counter as u8;
-    }
+    let hi = (ms << 16) | 0x7000 | counter;
     // Variant `10`, then 62 random bits.
-    bytes[8] = 0x80 | (bytes[8] & 0x3F);
-    bytes
+    let lo = 0x8000_0000_0000_0000 | (super::random::u64() >> 2);
+    ((u128::from(hi) << 64) | u128::from(lo)).to_be_bytes()
 }
 
 /// The millisecond timestamp a sortable ID was made at.
@@ -86,6 +113,10 @@ mod tests {
             prev = next;
         }
         let now = now_ms();
+        assert!(
+            now.abs_diff(now_ms_std()) < 1_000,
+            "libc and std clocks agree"
+        );
         let ts = timestamp_ms(&prev);
         // The counter may have borrowed a few milliseconds ahead.
         assert!(ts.abs_diff(now) < 60_000, "{ts} vs {now}");
