@@ -45,10 +45,11 @@
 use std::fmt;
 use std::io;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::Envelope;
+
+mod canonical;
 
 /// The `prev_hash` of the first envelope: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -113,13 +114,43 @@ impl std::error::Error for ChainError {
 /// [`ChainError::Canonical`] when the envelope does not serialize.
 pub fn hash_at(envelope: &Envelope, seq: u64, prev_hash: &str) -> Result<String, ChainError> {
     let mut hasher = HashWriter(Sha256::new());
-    let mut ser =
-        serde_json::Serializer::with_formatter(&mut hasher, canon_json::CanonicalFormatter::new());
-    envelope
-        .view_at(Some(seq), Some(prev_hash), None)
-        .serialize(&mut ser)
-        .map_err(|e| ChainError::Canonical(io::Error::other(e)))?;
+    canonical::write(&mut hasher, envelope, seq, prev_hash).map_err(ChainError::Canonical)?;
     Ok(hex(&hasher.0.finalize()))
+}
+
+/// The RFC 8785 canonical JSON that [`hash_at`] hashes: the envelope with `seq` and
+/// `prev_hash`, without `hash`. For checking a chain with another tool.
+///
+/// # Errors
+///
+/// [`ChainError::Canonical`] when the envelope's details are not valid JSON.
+pub fn canonical_json(
+    envelope: &Envelope,
+    seq: u64,
+    prev_hash: &str,
+) -> Result<String, ChainError> {
+    let mut out = Vec::with_capacity(512);
+    canonical::write(&mut out, envelope, seq, prev_hash).map_err(ChainError::Canonical)?;
+    String::from_utf8(out).map_err(|e| ChainError::Canonical(io::Error::other(e)))
+}
+
+/// A writer that checks that what is written equals `rest`, consuming it.
+struct SameBytes<'a> {
+    rest: &'a [u8],
+    same: bool,
+}
+
+impl io::Write for SameBytes<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.rest.strip_prefix(buf) {
+            Some(rest) if self.same => self.rest = rest,
+            _ => self.same = false,
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 struct HashWriter(Sha256);
@@ -199,6 +230,9 @@ pub enum Break {
     Hash,
     /// The stored text is not an envelope.
     Unreadable(String),
+    /// The stored text is a valid link but not the text the sink wrote: a field the hash does
+    /// not cover was added, or the line was reformatted.
+    NotAsWritten,
 }
 
 impl fmt::Display for Break {
@@ -215,6 +249,10 @@ impl fmt::Display for Break {
             ),
             Break::Hash => f.write_str("its `hash` does not match its content: it was edited"),
             Break::Unreadable(why) => write!(f, "it is not a readable envelope: {why}"),
+            Break::NotAsWritten => f.write_str(
+                "its stored text is not what the sink wrote: a field was added or the text \
+                 was reformatted",
+            ),
         }
     }
 }
@@ -374,6 +412,35 @@ impl Verifier {
         Ok(())
     }
 
+    /// Checks the next envelope from its stored JSON text: as [`Verifier::push`], and also
+    /// that the text is exactly what a sink writes for the envelope (compact JSON in the field
+    /// order of [`Envelope`]), so that a field the hash does not cover (an added key) cannot be
+    /// slipped in. Returns the envelope.
+    ///
+    /// # Errors
+    ///
+    /// As [`Verifier::push`]; [`Break::Unreadable`] when the text is not an envelope and
+    /// [`Break::NotAsWritten`] when it is a valid link written differently.
+    pub fn push_stored(&mut self, text: &[u8]) -> Result<Envelope, VerifyError> {
+        let envelope: Envelope = serde_json::from_slice(text).map_err(|e| self.unreadable(e))?;
+        self.push(&envelope)?;
+        let mut compare = SameBytes {
+            rest: text,
+            same: true,
+        };
+        if serde_json::to_writer(&mut compare, &envelope).is_err() || !compare.rest.is_empty() {
+            compare.same = false;
+        }
+        if !compare.same {
+            // The link checked out, so the head is at this envelope.
+            return Err(VerifyError::Broken {
+                seq: self.head.seq,
+                why: Break::NotAsWritten,
+            });
+        }
+        Ok(envelope)
+    }
+
     /// Reports an envelope whose stored text could not be read, at the next position.
     #[must_use]
     pub fn unreadable(&self, why: impl fmt::Display) -> VerifyError {
@@ -397,13 +464,11 @@ impl Verifier {
     ///
     /// [`VerifyError::Truncated`] when the log ends before the anchor.
     pub fn finish(&self, anchor: Option<&Anchor>) -> Result<VerifyReport, VerifyError> {
-        if let Some(anchor) = anchor {
-            if self.head.seq < anchor.seq {
-                return Err(VerifyError::Truncated {
-                    anchor_seq: anchor.seq,
-                    last_seq: self.head.seq,
-                });
-            }
+        if let Some(anchor) = anchor.filter(|a| self.head.seq < a.seq) {
+            return Err(VerifyError::Truncated {
+                anchor_seq: anchor.seq,
+                last_seq: self.head.seq,
+            });
         }
         Ok(self.report())
     }

@@ -139,6 +139,12 @@ impl Context {
         self.0.as_ref()?.extra.get(key).map(String::as_str)
     }
 
+    /// The free key-values.
+    pub(crate) fn extra(&self) -> &BTreeMap<String, String> {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        self.0.as_deref().map_or(&EMPTY, |d| &d.extra)
+    }
+
     /// Whether nothing is set.
     #[must_use]
     pub fn is_empty(&self) -> bool {
