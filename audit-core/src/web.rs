@@ -10,8 +10,10 @@
 //! - the **client IP**: the peer address (axum's `ConnectInfo<SocketAddr>`, or a `SocketAddr`
 //!   request extension). `Forwarded` (`for=`) and `X-Forwarded-For` are used only when the
 //!   peer is a configured trusted proxy, and then the client is the rightmost address that is
-//!   not itself a trusted proxy: a client cannot spoof its address through a proxy that
-//!   appends to the header;
+//!   not itself a trusted proxy (among the last 32 entries): a client cannot spoof its
+//!   address through a proxy that appends to the header. A proxy passes the *other* header
+//!   on as the client wrote it, so when both headers are present and name different
+//!   clients, neither is believed and the peer address is recorded;
 //! - the **user agent**, cut to 256 characters with control characters removed;
 //! - the **trace id** of a W3C `traceparent` header, when well-formed;
 //!
@@ -249,59 +251,71 @@ fn client_ip<B>(config: &Config, request: &Request<B>) -> Option<IpAddr> {
     if !config.trusted.contains(&peer) {
         return Some(peer);
     }
-    // The peer is a trusted proxy: walk the forwarding chain from the right, skipping
-    // trusted proxies; the first other address is the client.
-    let hops = forwarded_for(request.headers());
-    for hop in hops.iter().rev() {
-        if !config.trusted.contains(hop) {
-            return Some(*hop);
-        }
-    }
-    Some(hops.first().copied().unwrap_or(peer))
+    // The peer is a trusted proxy. A proxy appends to the one header it writes and passes
+    // the other on as the client sent it, so when both are present and name different
+    // clients, neither is believed.
+    let headers = request.headers();
+    let forwarded = rightmost_untrusted(config, forwarded_for(headers));
+    let x_forwarded_for = rightmost_untrusted(config, x_forwarded_for(headers));
+    Some(match (forwarded, x_forwarded_for) {
+        (Some(a), Some(b)) if a != b => peer,
+        (Some(ip), _) | (None, Some(ip)) => ip,
+        (None, None) => peer,
+    })
 }
 
-/// The addresses of `Forwarded: for=...` (preferred) or `X-Forwarded-For`, in order, at most
-/// [`MAX_FORWARDED_HOPS`]; entries that are not IP addresses end the list (they cannot be
-/// trusted past).
-fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
-    let forwarded: Vec<&str> = headers
-        .get_all(http::header::FORWARDED)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let entries: Vec<String> = if forwarded.is_empty() {
-        headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|s| s.trim().to_owned())
-            .take(MAX_FORWARDED_HOPS)
-            .collect()
-    } else {
-        forwarded
-            .iter()
-            .flat_map(|v| v.split(','))
-            .take(MAX_FORWARDED_HOPS)
-            .filter_map(|element| {
-                element.split(';').find_map(|pair| {
-                    let (k, v) = pair.trim().split_once('=')?;
-                    k.trim()
-                        .eq_ignore_ascii_case("for")
-                        .then(|| v.trim().trim_matches('"').to_owned())
-                })
-            })
-            .collect()
-    };
-    let mut hops = Vec::new();
-    for entry in entries {
-        match parse_node(&entry) {
-            Some(ip) => hops.push(canonical(ip)),
-            // An obfuscated or malformed hop: nothing left of it can be attributed.
-            None => hops.clear(),
+/// The client among a forwarding header's entries, given from the right: the first address
+/// that is not a trusted proxy, looking at most [`MAX_FORWARDED_HOPS`] entries from the right
+/// (left of those, anyone can write anything). An entry that is not an IP address
+/// (obfuscated, `unknown`, malformed) ends the walk, since nothing left of it can be
+/// attributed; then, as when every entry is a trusted proxy, the leftmost trusted proxy seen
+/// stands for the client. `None` for an absent or empty header.
+fn rightmost_untrusted<'a>(
+    config: &Config,
+    from_right: impl Iterator<Item = &'a str>,
+) -> Option<IpAddr> {
+    let mut leftmost_trusted = None;
+    for entry in from_right.take(MAX_FORWARDED_HOPS) {
+        let Some(ip) = parse_node(entry.trim().trim_matches('"')).map(canonical) else {
+            break;
+        };
+        if !config.trusted.contains(&ip) {
+            return Some(ip);
         }
+        leftmost_trusted = Some(ip);
     }
-    hops
+    leftmost_trusted
+}
+
+/// The values of a header, last first; a value that is not visible ASCII reads as a
+/// malformed entry.
+fn values_from_right<'a>(
+    headers: &'a HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(name)
+        .iter()
+        .rev()
+        .map(|v| v.to_str().unwrap_or("invalid"))
+}
+
+/// The entries of `X-Forwarded-For`, rightmost first.
+fn x_forwarded_for(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    values_from_right(headers, "x-forwarded-for").flat_map(|v| v.rsplit(','))
+}
+
+/// The `for=` nodes of `Forwarded` (RFC 7239), rightmost first; elements without one are
+/// skipped.
+fn forwarded_for(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    values_from_right(headers, http::header::FORWARDED.as_str())
+        .flat_map(|v| v.rsplit(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                k.trim().eq_ignore_ascii_case("for").then_some(v)
+            })
+        })
 }
 
 /// `203.0.113.7`, `203.0.113.7:443`, `[2001:db8::1]`, `[2001:db8::1]:443`, `2001:db8::1`.
