@@ -1,7 +1,7 @@
 //! The event catalog: every event type's schema, registered at link time, and the lock check
 //! that keeps schemas from changing under a published `(action, version)`.
 //!
-//! ```
+//! ```standalone_crate
 //! use audit_core::{AuditEvent, EntityRef, PrefixedId, catalog};
 //! # #[derive(PrefixedId)]
 //! # #[id(prefix = "user")]

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::Serializer;
 
-use super::PrefixedId;
+use super::{ParseIdError, PrefixedId};
 
 pub(crate) fn serialize<T: PrefixedId, S: Serializer>(id: &T, s: S) -> Result<S::Ok, S::Error> {
     if s.is_human_readable() {
@@ -41,7 +41,11 @@ impl<'de, T: PrefixedId> Visitor<'de> for IdVisitor<T> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        T::parse(v).map_err(E::custom)
+        T::parse(v).map_err(|e| match e {
+            // These messages name the prefix already.
+            ParseIdError::WrongPrefix { .. } => E::custom(e),
+            _ => E::custom(format_args!("invalid `{}` ID: {e}", T::PREFIX)),
+        })
     }
 
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<T, E> {
