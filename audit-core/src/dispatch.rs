@@ -114,6 +114,9 @@ struct State {
     closing: bool,
     /// Envelopes the sink still refused when shutdown gave up.
     abandoned: Vec<Envelope>,
+    /// The first ticket shutdown gave up on: it and every later ticket count as settled in
+    /// `written` and `flushed`, but were not delivered.
+    abandoned_from: Option<u64>,
     /// Async emitters and flushers waiting for progress.
     wakers: Vec<Waker>,
 }
@@ -137,6 +140,9 @@ impl Shared {
 pub struct AuditorBuilder {
     sinks: Vec<Box<dyn Sink>>,
     mode: Mode,
+    /// `block_when_full`, kept apart so that it applies whether it is set before or after
+    /// `background`.
+    block: bool,
     batch_size: usize,
     retry: Retry,
 }
@@ -146,6 +152,7 @@ impl Default for AuditorBuilder {
         AuditorBuilder {
             sinks: Vec::new(),
             mode: Mode::Sync,
+            block: false,
             batch_size: 1024,
             retry: Retry {
                 initial: Duration::from_millis(10),
@@ -179,17 +186,19 @@ impl AuditorBuilder {
     /// Delivers in the background, with a queue of `capacity` events per sink: `emit`
     /// returns once the event is queued. See the [module docs](self).
     pub fn background(mut self, capacity: usize) -> Self {
-        let block = matches!(self.mode, Mode::Background { block: true, .. });
         self.mode = Mode::Background {
             capacity: capacity.max(1),
-            block,
+            block: self.block,
         };
         self
     }
 
     /// In background mode, makes `emit` wait for room instead of returning
     /// [`EmitError::Full`]. For synchronous programs only: never block an async executor.
+    /// It may be set before or after [`background`](AuditorBuilder::background); in
+    /// synchronous mode it has no effect.
     pub fn block_when_full(mut self, block: bool) -> Self {
+        self.block = block;
         if let Mode::Background { capacity, .. } = self.mode {
             self.mode = Mode::Background { capacity, block };
         }
@@ -428,6 +437,8 @@ pub struct SinkStats {
     pub retried: u64,
     /// Failed attempts.
     pub failed: u64,
+    /// Events given up at shutdown, returned in the [`ShutdownReport`].
+    pub undelivered: u64,
     /// The last error, if the sink is failing now.
     pub failing: Option<String>,
 }
@@ -500,9 +511,7 @@ impl Auditor {
             }
             Mode::Background { capacity, block } => loop {
                 match self.inner.enqueue(&envelope, Some(capacity)) {
-                    Err(EmitError::Full { sink, .. }) if block => {
-                        self.inner.wait_room(&sink, capacity);
-                    }
+                    Err(EmitError::Full { .. }) if block => self.inner.wait_room(capacity),
                     Err(e) => return Err(e),
                     Ok(_) => break,
                 }
@@ -511,8 +520,9 @@ impl Auditor {
         Ok(id)
     }
 
-    /// Emits `event` with the context in scope, waiting for room in a full background queue
-    /// without blocking the executor.
+    /// Emits `event` with the context in scope without blocking the executor: in synchronous
+    /// mode it waits (asynchronously) until every sink has written the event, in background
+    /// mode for room in a full queue.
     ///
     /// # Errors
     ///
@@ -532,9 +542,31 @@ impl Auditor {
         context: &Context,
         event: E,
     ) -> Result<EventId, EmitError> {
-        let envelope = Envelope::from_event(&event, context)?;
+        self.emit_envelope_async(Envelope::from_event(&event, context)?)
+            .await
+    }
+
+    /// Emits a built envelope (see [`Auditor::emit_envelope`]) without blocking the
+    /// executor: in synchronous mode it waits for the sinks to write it, in background mode
+    /// for room in the queues.
+    ///
+    /// # Errors
+    ///
+    /// As [`Auditor::emit_envelope`], never [`EmitError::Full`].
+    pub async fn emit_envelope_async(&self, envelope: Envelope) -> Result<EventId, EmitError> {
         match self.inner.mode {
-            Mode::Sync => self.emit_envelope(envelope),
+            Mode::Sync => {
+                let id = envelope.id;
+                let tickets = self.inner.enqueue(&Arc::new(envelope), None)?;
+                WrittenFuture {
+                    inner: &self.inner,
+                    id,
+                    tickets: &tickets,
+                    next: 0,
+                }
+                .await?;
+                Ok(id)
+            }
             Mode::Background { capacity, .. } => {
                 let id = envelope.id;
                 let envelope = Arc::new(envelope);
@@ -638,6 +670,47 @@ fn request_flush(shared: &Shared) -> (u64, u64) {
     (target, failures)
 }
 
+/// `Some` when the envelope with `ticket` is written, failed (a failure after it was queued),
+/// or was given up at shutdown; `None` while it waits.
+fn written(
+    shared: &Shared,
+    state: &State,
+    id: EventId,
+    ticket: u64,
+    failures: u64,
+) -> Option<Result<(), EmitError>> {
+    if state.written < ticket {
+        let failed = state.failures > failures;
+        let source = failed
+            .then(|| state.failing.clone().or_else(|| state.last_error.clone()))
+            .flatten()?;
+        return Some(Err(EmitError::NotDurable {
+            id,
+            sink: shared.name.clone(),
+            source,
+        }));
+    }
+    if state.abandoned_from.is_some_and(|from| ticket >= from) {
+        // Settled by a shutdown that gave up on the sink: not written.
+        return Some(Err(match state.last_error.clone() {
+            Some(source) => EmitError::NotDurable {
+                id,
+                sink: shared.name.clone(),
+                source,
+            },
+            None => EmitError::ShutDown,
+        }));
+    }
+    Some(Ok(()))
+}
+
+/// Registers `waker` for progress on a sink, once.
+fn register(state: &mut State, waker: &Waker) {
+    if !state.wakers.iter().any(|w| w.will_wake(waker)) {
+        state.wakers.push(waker.clone());
+    }
+}
+
 /// `Some` when a flush up to `target` has finished or failed.
 fn flush_done(
     shared: &Shared,
@@ -645,6 +718,17 @@ fn flush_done(
     target: u64,
     failures: u64,
 ) -> Option<Result<(), FlushError>> {
+    if let (Some(from), Some(source)) = (state.abandoned_from, &state.last_error) {
+        if target >= from {
+            // Shutdown gave up on some of the events this flush waits for: they count as
+            // settled, but were not written.
+            return Some(Err(FlushError {
+                sink: shared.name.clone(),
+                pending: target + 1 - from,
+                source: Arc::clone(source),
+            }));
+        }
+    }
     if state.flushed >= target {
         return Some(Ok(()));
     }
@@ -654,16 +738,6 @@ fn flush_done(
             pending: target.saturating_sub(state.written),
             source: Arc::clone(source),
         }));
-    }
-    if state.closing && state.queue.is_empty() && state.flushed < target {
-        // Shut down with this sink's events abandoned.
-        if let Some(source) = &state.last_error {
-            return Some(Err(FlushError {
-                sink: shared.name.clone(),
-                pending: target.saturating_sub(state.written),
-                source: Arc::clone(source),
-            }));
-        }
     }
     None
 }
@@ -711,21 +785,10 @@ impl Inner {
     fn wait_written(&self, id: EventId, tickets: &[(u64, u64)]) -> Result<(), EmitError> {
         for (shared, &(ticket, failures)) in self.sinks.iter().zip(tickets) {
             let mut state = shared.lock();
-            while state.written < ticket {
-                let failed = state.failures > failures;
-                if let Some(source) = failed
-                    .then(|| state.failing.clone().or_else(|| state.last_error.clone()))
-                    .flatten()
-                {
-                    return Err(EmitError::NotDurable {
-                        id,
-                        sink: shared.name.clone(),
-                        source,
-                    });
-                }
-                if state.closing && state.queue.is_empty() {
-                    // Abandoned at shutdown.
-                    return Err(EmitError::ShutDown);
+            loop {
+                if let Some(result) = written(shared, &state, id, ticket, failures) {
+                    result?;
+                    break;
                 }
                 state = shared
                     .progress
@@ -736,8 +799,10 @@ impl Inner {
         Ok(())
     }
 
-    fn wait_room(&self, sink: &str, capacity: usize) {
-        if let Some(shared) = self.sinks.iter().find(|s| s.name == sink) {
+    /// Waits until no queue is full (or shutdown starts). Sinks are told apart by position,
+    /// not by name: two sinks may share one.
+    fn wait_room(&self, capacity: usize) {
+        for shared in &self.sinks {
             let mut state = shared.lock();
             while state.queue.len() >= capacity && !state.closing {
                 state = shared
@@ -756,10 +821,14 @@ impl Inner {
                 .iter()
                 .map(|shared| {
                     let state = shared.lock();
+                    let undelivered = state
+                        .abandoned_from
+                        .map_or(0, |from| state.enqueued + 1 - from);
                     SinkStats {
                         name: shared.name.clone(),
-                        written: state.written,
+                        written: state.written - undelivered,
                         pending: state.enqueued - state.written,
+                        undelivered,
                         retried: state.retries,
                         failed: state.failures,
                         failing: state.failing.as_ref().map(ToString::to_string),
@@ -769,10 +838,13 @@ impl Inner {
         }
     }
 
-    /// Marks every sink closing, wakes the workers and waits for them to drain.
+    /// Marks every sink closing, wakes the workers and waits for them to drain and flush.
     fn close(&self) {
         for shared in &self.sinks {
             let mut state = shared.lock();
+            // A last flush, so that a sink that syncs only on flush is durable at shutdown,
+            // and a later `flush` has nothing to wait for.
+            state.flush_target = state.flush_target.max(state.enqueued);
             state.closing = true;
             shared.work.notify_all();
             shared.notify_progress(&mut state);
@@ -809,21 +881,53 @@ impl Future for RoomFuture<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         match self.inner.enqueue(self.envelope, Some(self.capacity)) {
             Ok(_) => Poll::Ready(Ok(())),
-            Err(EmitError::Full { sink, .. }) => {
-                let Some(shared) = self.inner.sinks.iter().find(|s| s.name == sink) else {
-                    return Poll::Ready(Err(EmitError::ShutDown));
-                };
-                let mut state = shared.lock();
-                if state.queue.len() < self.capacity || state.closing {
-                    // Room appeared (or closing) since the check: poll again at once.
-                    cx.waker().wake_by_ref();
-                } else {
-                    state.wakers.push(cx.waker().clone());
+            Err(EmitError::Full { .. }) => {
+                // Wait on a queue that is still full (by position: two sinks may share a
+                // name); if none is, room appeared since the check: poll again at once.
+                for shared in &self.inner.sinks {
+                    let mut state = shared.lock();
+                    if state.queue.len() >= self.capacity && !state.closing {
+                        register(&mut state, cx.waker());
+                        return Poll::Pending;
+                    }
                 }
+                cx.waker().wake_by_ref();
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Err(e)),
         }
+    }
+}
+
+/// Waits until every sink has written one envelope (synchronous mode, async caller).
+struct WrittenFuture<'a> {
+    inner: &'a Inner,
+    id: EventId,
+    tickets: &'a [(u64, u64)],
+    /// The first sink not known to have written it yet.
+    next: usize,
+}
+
+impl Future for WrittenFuture<'_> {
+    type Output = Result<(), EmitError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        while let Some(&(ticket, failures)) = self.tickets.get(self.next) {
+            let shared = &self.inner.sinks[self.next];
+            let mut state = shared.lock();
+            match written(shared, &state, self.id, ticket, failures) {
+                Some(Ok(())) => {
+                    drop(state);
+                    self.next += 1;
+                }
+                Some(Err(e)) => return Poll::Ready(Err(e)),
+                None => {
+                    register(&mut state, cx.waker());
+                    return Poll::Pending;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -842,7 +946,7 @@ impl Future for FlushFuture<'_> {
         if let Some(result) = flush_done(self.shared, &state, self.target, self.failures) {
             return Poll::Ready(result);
         }
-        state.wakers.push(cx.waker().clone());
+        register(&mut state, cx.waker());
         Poll::Pending
     }
 }
@@ -875,12 +979,16 @@ impl Worker {
     fn next_job(&self) -> Job {
         let mut state = self.shared.lock();
         loop {
+            // A flush goes first once everything it waits for is written, so that emitters
+            // that keep the queue busy do not starve it.
+            if state.flush_target > state.flushed
+                && (state.written >= state.flush_target || state.queue.is_empty())
+            {
+                return Job::Flush(state.written);
+            }
             if !state.queue.is_empty() {
                 let n = state.queue.len().min(self.batch_size);
                 return Job::Write(state.queue.drain(..n).collect());
-            }
-            if state.flush_target > state.flushed {
-                return Job::Flush(state.written);
             }
             if state.closing {
                 return Job::Stop;
@@ -904,6 +1012,8 @@ impl Worker {
         } else {
             // Shutdown gave up on this sink: report what it did not take, and count the
             // tickets as settled so nobody waits for them.
+            let from = state.written + 1;
+            state.abandoned_from.get_or_insert(from);
             state
                 .abandoned
                 .extend(batch.iter().map(|e| Envelope::clone(e)));
