@@ -306,6 +306,10 @@ pub(crate) mod sql {
         pub(crate) filters: Vec<String>,
         pub(crate) params: Vec<Param>,
         placeholder: Placeholder,
+        /// The side table driving the query (`audit_actors d`, `audit_subjects d`), if any.
+        side: Option<String>,
+        /// Whether a filter reads the events table (else a count needs only the side table).
+        reads_events: bool,
     }
 
     impl SqlQuery {
@@ -327,18 +331,30 @@ pub(crate) mod sql {
             } else {
                 (format!("{tables}audit_events e"), "e.seq")
             };
+            let side = if q.subject.is_some() {
+                Some(format!("{tables}audit_subjects d"))
+            } else if q.actor.is_some() {
+                Some(format!("{tables}audit_actors d"))
+            } else {
+                None
+            };
             let mut sql = SqlQuery {
                 from,
                 seq_col,
                 filters: Vec::new(),
                 params: Vec::new(),
                 placeholder,
+                side,
+                reads_events: q.action.is_some()
+                    || q.since.is_some()
+                    || q.until.is_some()
+                    || q.request_id.is_some(),
             };
             if let Some(subject) = &q.subject {
                 sql.push("d.subject_id = ?", Param::Text(subject.clone()));
                 if let Some(actor) = &q.actor {
                     let filter = format!(
-                        "EXISTS (SELECT 1 FROM {tables}audit_actors a WHERE a.seq = e.seq AND \
+                        "EXISTS (SELECT 1 FROM {tables}audit_actors a WHERE a.seq = d.seq AND \
                          a.actor_id = ?)"
                     );
                     sql.push(&filter, Param::Text(actor.clone()));
@@ -407,9 +423,14 @@ pub(crate) mod sql {
             )
         }
 
-        /// The count query.
+        /// The count query. Without a filter on the events table, it counts the side
+        /// table's index entries alone, not joining a row of the (large) events table each.
         pub(crate) fn count(&self) -> String {
-            format!("SELECT count(*) FROM {}{}", self.from, self.where_clause())
+            let from = match &self.side {
+                Some(side) if !self.reads_events => side,
+                _ => &self.from,
+            };
+            format!("SELECT count(*) FROM {from}{}", self.where_clause())
         }
     }
 }
