@@ -6,8 +6,13 @@ use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
 /// The compact text of a type's tokens.
 pub(crate) fn type_text(ty: &syn::Type) -> String {
+    tokens_text(quote::quote!(#ty))
+}
+
+/// Tokens as a user writes them: `Vec<u8>` rather than `Vec < u8 >`.
+pub(crate) fn tokens_text(tokens: TokenStream) -> String {
     let mut out = String::new();
-    write_tokens(quote::quote!(#ty), &mut out);
+    write_tokens(tokens, &mut out);
     out
 }
 
@@ -21,7 +26,11 @@ fn write_tokens(tokens: TokenStream, out: &mut String) {
                     Delimiter::Brace => ("{", "}"),
                     Delimiter::None => ("", ""),
                 };
-                // `Fn(u8)`: a group follows a word without a space.
+                // `Fn(u8)`: a group follows a name without a space, but not a lifetime or a
+                // keyword: `&'a [u8]`, `&mut [u8]`.
+                if ends_with_lifetime_or_keyword(out) {
+                    out.push(' ');
+                }
                 out.push_str(open);
                 write_tokens(g.stream(), out);
                 out.push_str(close);
@@ -61,6 +70,16 @@ fn write_tokens(tokens: TokenStream, out: &mut String) {
     }
 }
 
+fn ends_with_lifetime_or_keyword(out: &str) -> bool {
+    let word_start = out
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    let word = &out[word_start..];
+    !word.is_empty()
+        && (out[..word_start].ends_with('\'')
+            || matches!(word, "mut" | "dyn" | "impl" | "const" | "unsafe" | "extern"))
+}
+
 /// Two words in a row (`dyn Trait`, `&'a mut T`, `impl Trait`) need a space between them.
 fn space_if_word(out: &mut String) {
     if out
@@ -86,6 +105,8 @@ mod tests {
             ("[u8 ; 16]", "[u8; 16]"),
             ("& 'static str", "&'static str"),
             ("&'a mut Vec<u8>", "&'a mut Vec<u8>"),
+            ("&'a [u8; 16]", "&'a [u8; 16]"),
+            ("&mut [u8]", "&mut [u8]"),
             (
                 "std :: collections :: BTreeMap<String, u32>",
                 "std::collections::BTreeMap<String, u32>",

@@ -6,11 +6,11 @@
 //! the attributes that are wrong; otherwise stubs (see `fallback`).
 
 use darling::FromMeta;
-use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{Data, DeriveInput, Fields, Type};
 
 use super::attr::{self, IdAttrs};
+use crate::type_text::{tokens_text, type_text};
 
 /// Longest prefix: the encoded ID must fit its fixed stack buffer.
 const MAX_PREFIX_LEN: usize = 32;
@@ -254,33 +254,6 @@ fn is_u8_16(ty: &Type) -> bool {
             if n.base10_parse::<usize>().ok() == Some(16)
     );
     elem_is_u8 && len_is_16
-}
-
-fn type_text(ty: &Type) -> String {
-    tokens_text(ty.to_token_stream())
-}
-
-/// Tokens as a user writes them: `Vec<u8>` rather than `Vec < u8 >`.
-fn tokens_text(tokens: TokenStream) -> String {
-    let mut text = tokens.to_string();
-    for (from, to) in [
-        (" < ", "<"),
-        ("< ", "<"),
-        (" <", "<"),
-        (" >", ">"),
-        (" ;", ";"),
-        (" ,", ","),
-        ("[ ", "["),
-        (" ]", "]"),
-        ("( ", "("),
-        (" )", ")"),
-        (" :: ", "::"),
-        (":: ", "::"),
-        ("& ", "&"),
-    ] {
-        text = text.replace(from, to);
-    }
-    text
 }
 
 /// The prefix rules: 1 to 32 characters of `a-z`, `0-9` and `_`, starting with a letter, not
