@@ -33,6 +33,9 @@ fn write_tokens(tokens: TokenStream, out: &mut String) {
                 }
                 out.push_str(open);
                 write_tokens(g.stream(), out);
+                if out.ends_with(", ") {
+                    out.truncate(out.len() - 2);
+                }
                 out.push_str(close);
             }
             TokenTree::Ident(i) => {
@@ -54,6 +57,15 @@ fn write_tokens(tokens: TokenStream, out: &mut String) {
                         out.push_str(" = ");
                     }
                     '+' => out.push_str(" + "),
+                    '>' if out.ends_with(", ") => {
+                        // A trailing comma before the closing angle bracket.
+                        out.truncate(out.len() - 2);
+                        out.push('>');
+                    }
+                    // A bound's `:` (alone), not a path's `::` (joint, then alone).
+                    ':' if p.spacing() == proc_macro2::Spacing::Alone && !out.ends_with(':') => {
+                        out.push_str(": ");
+                    }
                     '>' if out.ends_with('-') => {
                         // `->` in a fn type.
                         out.pop();
@@ -107,6 +119,7 @@ mod tests {
             ("&'a mut Vec<u8>", "&'a mut Vec<u8>"),
             ("&'a [u8; 16]", "&'a [u8; 16]"),
             ("&mut [u8]", "&mut [u8]"),
+            ("Box<dyn Iterator<Item = u8>>", "Box<dyn Iterator<Item = u8>>"),
             (
                 "std :: collections :: BTreeMap<String, u32>",
                 "std::collections::BTreeMap<String, u32>",
@@ -120,5 +133,17 @@ mod tests {
             let ty: syn::Type = syn::parse_str(src).unwrap();
             assert_eq!(type_text(&ty), text, "{src}");
         }
+    }
+}
+
+#[cfg(test)]
+mod generics_tests {
+    #[test]
+    fn bounds() {
+        let g: syn::Generics = syn::parse_str("<T: Clone + Send, 'a>").unwrap();
+        assert_eq!(
+            super::tokens_text(quote::quote!(#g)),
+            "<'a, T: Clone + Send>"
+        );
     }
 }
