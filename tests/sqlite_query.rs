@@ -809,7 +809,7 @@ fn paging_while_writing_never_repeats_or_skips() {
             while !stop.load(Ordering::Relaxed) {
                 world.emit(&auditor, &mut rng);
                 n += 1;
-                if n % 16 == 0 {
+                if n.is_multiple_of(16) {
                     auditor.flush().unwrap();
                 }
             }
@@ -941,7 +941,7 @@ fn readers_run_while_four_threads_emit() {
                     let page = log.query(&q.limit(10)).unwrap();
                     assert!(page.events.iter().all(|e| &e.actor.id == actor));
                 }
-                if rounds % 8 == 0 {
+                if rounds.is_multiple_of(8) {
                     // Verification reads a snapshot, while writes go on.
                     let report = SqliteSink::verify(&path).unwrap();
                     assert!(report.last_seq >= last_verified);

@@ -408,7 +408,7 @@ impl SqliteLog {
                 for part in &parts {
                     rows.extend(self.rows(part, limit + 1)?);
                 }
-                rows.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+                rows.sort_unstable_by_key(|row| std::cmp::Reverse(row.0));
                 rows.truncate(limit + 1);
                 rows
             }
