@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use audit_core::sink::{Durability, JsonlSink};
-use audit_core::{AuditEvent, Auditor, Context, EntityRef, EventId, PrefixedId};
+use audit_core::{AuditEvent, Auditor, Context, EntityRef, Envelope, EventId, PrefixedId};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -267,5 +267,110 @@ fn sinks(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sinks);
-criterion_main!(benches);
+/// Where a JSONL event's time goes, per event: building the envelope (the emitting thread),
+/// its chain hash and its line (the sink's worker thread).
+fn parts(c: &mut Criterion) {
+    let fixture = Fixture::new();
+    let envelope = Envelope::from_event(&fixture.event(1), &fixture.context).expect("envelope");
+    let prev = audit_core::chain::GENESIS_HASH;
+    let mut group = c.benchmark_group("sinks_parts");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("from_event", |b| {
+        b.iter(|| Envelope::from_event(black_box(&fixture.event(1)), &fixture.context));
+    });
+    group.bench_function("chain_hash", |b| {
+        b.iter(|| audit_core::chain::hash_at(black_box(&envelope), 7, prev));
+    });
+    group.bench_function("line_json", |b| {
+        let mut buf = Vec::with_capacity(1024);
+        b.iter(|| {
+            buf.clear();
+            black_box(&envelope).write_json(&mut buf);
+            black_box(buf.len())
+        });
+    });
+    group.finish();
+}
+
+/// CPU seconds (user + system) of this process's thread named `name`, from `/proc`.
+fn thread_cpu(name: &str) -> Option<f64> {
+    for task in fs::read_dir("/proc/self/task").ok()? {
+        let task = task.ok()?.path();
+        let comm = fs::read_to_string(task.join("comm")).ok()?;
+        if comm.trim_end() != name {
+            continue;
+        }
+        let stat = fs::read_to_string(task.join("stat")).ok()?;
+        // Fields after the `(comm)`: state is field 3; utime and stime are fields 14 and 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let ticks: f64 = fields[11].parse::<f64>().ok()? + fields[12].parse::<f64>().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        return Some(ticks / hz);
+    }
+    None
+}
+
+/// CPU seconds of the calling thread.
+fn own_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write to.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// With `SINKS_CPU=1`: CPU time per event of the emitting thread and of the sink's worker
+/// (the pipeline's bottleneck), which a loaded machine does not inflate the way it inflates
+/// wall-clock throughput. 1 emitter, background mode, no fsync.
+fn cpu_per_event() {
+    const N: u64 = 200_000;
+    let scratch = Scratch::new();
+    let fixture = Fixture::new();
+    let path = scratch.next();
+    let auditor = Auditor::builder()
+        .sink(
+            JsonlSink::open(&path)
+                .expect("open")
+                .durability(Durability::Never),
+        )
+        .background(CAPACITY)
+        .block_when_full(true)
+        .build()
+        .expect("build");
+    let worker_before = thread_cpu("audit-sink-0").unwrap_or(0.0);
+    let emitter_before = own_cpu();
+    let start = Instant::now();
+    for n in 0..N {
+        auditor
+            .emit_with(&fixture.context, fixture.event(n))
+            .expect("emit");
+    }
+    let emitter = own_cpu() - emitter_before;
+    auditor.flush().expect("flush");
+    let wall = start.elapsed().as_secs_f64();
+    let worker = thread_cpu("audit-sink-0").unwrap_or(f64::NAN) - worker_before;
+    drop(auditor);
+    let per = |s: f64| s / N as f64 * 1e6;
+    eprintln!(
+        "cpu per event: emitter {:.2} us, worker {:.2} us (worker-bound ceiling {:.0} events/s); \
+         wall {:.2} us ({:.0} events/s)",
+        per(emitter),
+        per(worker),
+        N as f64 / worker,
+        per(wall),
+        N as f64 / wall
+    );
+}
+
+fn benches() {
+    if std::env::var_os("SINKS_CPU").is_some() {
+        cpu_per_event();
+    }
+}
+
+criterion_group!(criterion_benches, sinks, parts);
+criterion_main!(criterion_benches, benches);

@@ -252,6 +252,7 @@ impl AuditorBuilder {
                 sink,
                 batch_size: self.batch_size,
                 retry: self.retry,
+                batch: Vec::new(),
             };
             let handle = std::thread::Builder::new()
                 .name(format!("audit-sink-{}", shared.len()))
@@ -718,16 +719,16 @@ fn flush_done(
     target: u64,
     failures: u64,
 ) -> Option<Result<(), FlushError>> {
-    if let (Some(from), Some(source)) = (state.abandoned_from, &state.last_error) {
-        if target >= from {
-            // Shutdown gave up on some of the events this flush waits for: they count as
-            // settled, but were not written.
-            return Some(Err(FlushError {
-                sink: shared.name.clone(),
-                pending: target + 1 - from,
-                source: Arc::clone(source),
-            }));
-        }
+    if let (Some(from), Some(source)) = (state.abandoned_from, &state.last_error)
+        && target >= from
+    {
+        // Shutdown gave up on some of the events this flush waits for: they count as
+        // settled, but were not written.
+        return Some(Err(FlushError {
+            sink: shared.name.clone(),
+            pending: target + 1 - from,
+            source: Arc::clone(source),
+        }));
     }
     if state.flushed >= target {
         return Some(Ok(()));
@@ -957,10 +958,13 @@ struct Worker {
     sink: Box<dyn Sink>,
     batch_size: usize,
     retry: Retry,
+    /// The batch being written; its allocation is reused from batch to batch.
+    batch: Vec<Arc<Envelope>>,
 }
 
 enum Job {
-    Write(Vec<Arc<Envelope>>),
+    /// Write `self.batch`.
+    Write,
     Flush(u64),
     Stop,
 }
@@ -969,14 +973,20 @@ impl Worker {
     fn run(mut self) {
         loop {
             match self.next_job() {
-                Job::Write(batch) => self.write(&batch),
+                Job::Write => {
+                    let mut batch = std::mem::take(&mut self.batch);
+                    self.write(&batch);
+                    // Drops the envelopes, outside the lock; keeps the allocation.
+                    batch.clear();
+                    self.batch = batch;
+                }
                 Job::Flush(upto) => self.flush(upto),
                 Job::Stop => return,
             }
         }
     }
 
-    fn next_job(&self) -> Job {
+    fn next_job(&mut self) -> Job {
         let mut state = self.shared.lock();
         loop {
             // A flush goes first once everything it waits for is written, so that emitters
@@ -988,7 +998,8 @@ impl Worker {
             }
             if !state.queue.is_empty() {
                 let n = state.queue.len().min(self.batch_size);
-                return Job::Write(state.queue.drain(..n).collect());
+                self.batch.extend(state.queue.drain(..n));
+                return Job::Write;
             }
             if state.closing {
                 return Job::Stop;
