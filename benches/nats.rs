@@ -1,15 +1,19 @@
 //! Events per second into NATS JetStream through `NatsSink`, acknowledged: 4 threads emit into
-//! a background auditor, and the clock stops when `flush()` returns, that is when the stream
-//! has acknowledged every event. Target: 50,000 events/s.
+//! a background auditor (a queue of 16Ki events, emitters blocking when it is full), and the
+//! clock stops when `flush()` returns, that is when the stream has acknowledged every event.
+//! Target: 50,000 events/s.
 //!
 //! Needs a server with JetStream in `AUDIT_TEST_NATS_URL` (skipped without):
 //! `AUDIT_TEST_NATS_URL=nats://127.0.0.1:4222 cargo bench --bench nats --features nats`.
 //! `AUDIT_BENCH_NATS_EVENTS` sets the events per round (default 200,000),
-//! `AUDIT_BENCH_NATS_BATCH` the auditor's batch size (default 1024, the auditor's default).
+//! `AUDIT_BENCH_NATS_BATCH` the auditor's batch size (default 1024, the auditor's default),
+//! `AUDIT_BENCH_NATS_WINDOW` the stream's duplicate window in seconds (default: the sink's,
+//! 600). The server keeps every message ID of the window in memory, so a long window at a
+//! high rate costs it memory and time: compare rounds with `AUDIT_BENCH_NATS_WINDOW=10`.
 //!
 //! Machines here are shared and noisy: besides the wall-clock rate, each round prints the CPU
-//! time this process spent per event (emitting threads, sink, connection), which does not
-//! depend on what else runs.
+//! time this process spent per event (emitting threads, sink, connection), which depends less
+//! on what else runs.
 
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -41,6 +45,8 @@ pub struct WidgetPurchased {
 
 const THREADS: usize = 4;
 const ROUNDS: usize = 3;
+/// The background queue: emitters block when it is full, as a synchronous program would.
+const QUEUE: usize = 16 * 1024;
 
 fn main() {
     let Ok(url) = std::env::var("AUDIT_TEST_NATS_URL") else {
@@ -55,6 +61,9 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1024);
+    let window: Option<u64> = std::env::var("AUDIT_BENCH_NATS_WINDOW")
+        .ok()
+        .and_then(|n| n.parse().ok());
     let per_thread = events / THREADS;
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -62,14 +71,18 @@ fn main() {
     let stream = format!("AUDIT_BENCH_{}_{nanos}", std::process::id());
     let prefix = format!("audit_bench_{}_{nanos}", std::process::id());
 
-    let sink = NatsSink::builder(&url)
+    let mut sink = NatsSink::builder(&url)
         .stream(&stream)
-        .subject_prefix(&prefix)
+        .subject_prefix(&prefix);
+    if let Some(secs) = window {
+        sink = sink.duplicate_window(Duration::from_secs(secs));
+    }
+    let sink = sink
         .connect()
         .unwrap_or_else(|e| panic!("NATS at {url}: {e}"));
     let auditor = Auditor::builder()
         .sink(sink)
-        .background(events.max(1))
+        .background(QUEUE)
         .block_when_full(true)
         .batch_size(batch)
         .build()

@@ -2,14 +2,16 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::io;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
 use async_nats::Subject;
 use async_nats::connection::State as ConnectionState;
 use async_nats::jetstream::context::{
-    CreateStreamErrorKind, GetStreamErrorKind, PublishAckFuture, PublishError, PublishErrorKind,
+    CreateStreamErrorKind, GetStreamErrorKind, PublishError, PublishErrorKind,
 };
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::publish::PublishAck;
@@ -29,8 +31,12 @@ const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_mins(10);
 const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most publishes awaiting their acknowledgement at once.
 const IN_FLIGHT: usize = 4096;
+/// Messages serialized ahead of handing them to the connection.
+const CHUNK: usize = 64;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// A publish's acknowledgement, awaited.
+type AckFuture = Pin<Box<dyn Future<Output = Result<PublishAck, PublishError>> + Send>>;
 
 /// Publishes each envelope to a NATS JetStream stream, deduplicated by event ID.
 ///
@@ -244,59 +250,123 @@ impl NatsSink {
                 events: batch.len(),
             });
         }
-        let mut acked = 0;
-        match tokio::time::timeout(self.ack_timeout, self.publish_all(batch, &mut acked)).await {
-            Ok(result) => result,
-            Err(_) => Err(NatsError::Timeout {
-                url: self.url.clone(),
-                waited: self.ack_timeout,
-                acknowledged: acked,
-                events: batch.len(),
-            }),
-        }
+        let deadline = tokio::time::Instant::now() + self.ack_timeout;
+        self.publish_all(batch, deadline).await
     }
 
-    async fn publish_all(&self, batch: Batch<'_>, acked: &mut usize) -> Result<(), NatsError> {
-        let mut pending: VecDeque<(&Envelope, PublishAckFuture)> =
-            VecDeque::with_capacity(batch.len().min(IN_FLIGHT));
+    /// Publishes the batch, then awaits every acknowledgement, all before `deadline`.
+    async fn publish_all(
+        &self,
+        batch: Batch<'_>,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), NatsError> {
+        let envelopes: Vec<&Envelope> = batch.iter().collect();
+        let mut pending: VecDeque<(&Envelope, AckFuture)> =
+            VecDeque::with_capacity(envelopes.len().min(IN_FLIGHT));
+        let mut acked = 0;
         // Batches mostly hold a few actions: build each subject once.
         let mut subjects: Vec<(&str, Subject)> = Vec::new();
-        for envelope in batch.iter() {
-            if pending.len() >= IN_FLIGHT
-                && let Some((envelope, ack)) = pending.pop_front()
-            {
-                self.settle(envelope, ack.await)?;
-                *acked += 1;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for envelopes in envelopes.chunks(CHUNK) {
+            // Serialize a chunk, then hand it to the connection in a burst: its task then wakes
+            // once per chunk rather than once per message.
+            chunk.clear();
+            for &envelope in envelopes {
+                let action: &str = &envelope.action;
+                let subject =
+                    if let Some((_, subject)) = subjects.iter().find(|(a, _)| *a == action) {
+                        subject.clone()
+                    } else {
+                        let subject = Subject::from(self.subject(action));
+                        if subjects.len() < 64 {
+                            subjects.push((action, subject.clone()));
+                        }
+                        subject
+                    };
+                let message = PublishMessage::build()
+                    .payload(envelope.to_json().into())
+                    .message_id(&*envelope.id.encode());
+                chunk.push((envelope, subject, message));
             }
-            let action: &str = &envelope.action;
-            let subject = if let Some((_, subject)) = subjects.iter().find(|(a, _)| *a == action) {
-                subject.clone()
-            } else {
-                let subject = Subject::from(self.subject(action));
-                if subjects.len() < 64 {
-                    subjects.push((action, subject.clone()));
+            for (envelope, subject, message) in chunk.drain(..) {
+                if pending.len() >= IN_FLIGHT
+                    && let Some((envelope, mut ack)) = pending.pop_front()
+                {
+                    match tokio::time::timeout_at(deadline, ack.as_mut()).await {
+                        Ok(result) => self.settle(envelope, result)?,
+                        Err(_) => return Err(self.timeout(batch.len(), acked, &mut pending).await),
+                    }
+                    acked += 1;
                 }
-                subject
-            };
-            let message = PublishMessage::build()
-                .payload(envelope.to_json().into())
-                .message_id(&*envelope.id.encode());
-            let ack = self
-                .jetstream
-                .send_publish(subject, message)
-                .await
-                .map_err(|e| NatsError::Publish {
-                    id: envelope.id,
-                    subject: self.subject(&envelope.action),
-                    source: Box::new(e),
-                })?;
-            pending.push_back((envelope, ack));
+                let sent = tokio::time::timeout_at(
+                    deadline,
+                    self.jetstream.send_publish(subject, message),
+                )
+                .await;
+                let ack = match sent {
+                    Ok(Ok(ack)) => ack,
+                    Ok(Err(e)) => {
+                        return Err(NatsError::Publish {
+                            id: envelope.id,
+                            subject: self.subject(&envelope.action),
+                            source: Box::new(e),
+                        });
+                    }
+                    Err(_) => return Err(self.timeout(batch.len(), acked, &mut pending).await),
+                };
+                pending.push_back((envelope, ack.into_future()));
+            }
         }
-        for (envelope, ack) in pending {
-            self.settle(envelope, ack.await)?;
-            *acked += 1;
+        // The stream acknowledges in publish order: wait for the last acknowledgement (one
+        // wake-up for the batch), then collect the others, which are there by then.
+        let last = match pending.back_mut() {
+            Some((_, ack)) => match tokio::time::timeout_at(deadline, ack.as_mut()).await {
+                Ok(result) => Some(result),
+                Err(_) => return Err(self.timeout(batch.len(), acked, &mut pending).await),
+            },
+            None => None,
+        };
+        if let (Some(result), Some((envelope, _))) = (last, pending.pop_back()) {
+            self.settle(envelope, result)?;
+            acked += 1;
+        }
+        while let Some((envelope, mut ack)) = pending.pop_front() {
+            let Ok(result) = tokio::time::timeout_at(deadline, ack.as_mut()).await else {
+                pending.push_front((envelope, ack));
+                return Err(self.timeout(batch.len(), acked, &mut pending).await);
+            };
+            self.settle(envelope, result)?;
+            acked += 1;
         }
         Ok(())
+    }
+
+    /// The error for a batch not acknowledged in time, counting the acknowledgements already
+    /// received among the pending ones.
+    async fn timeout(
+        &self,
+        events: usize,
+        acked: usize,
+        pending: &mut VecDeque<(&Envelope, AckFuture)>,
+    ) -> NatsError {
+        // Poll each once, outside tokio's cooperative budget (which would make the later ones
+        // look pending).
+        let arrived = tokio::task::unconstrained(std::future::poll_fn(|_| {
+            let mut cx = TaskContext::from_waker(Waker::noop());
+            let arrived = pending
+                .iter_mut()
+                .map(|(_, ack)| ack.as_mut().poll(&mut cx))
+                .filter(|poll| matches!(poll, Poll::Ready(Ok(_))))
+                .count();
+            Poll::Ready(arrived)
+        }))
+        .await;
+        NatsError::Timeout {
+            url: self.url.clone(),
+            waited: self.ack_timeout,
+            acknowledged: acked + arrived,
+            events,
+        }
     }
 
     /// Checks one acknowledgement.
@@ -404,7 +474,7 @@ impl NatsSinkBuilder {
     }
 
     /// The bound on one write: publishing a batch and awaiting every acknowledgement
-    /// (default 5 s). Also bounds the stream requests at connect.
+    /// (default 5 s). The stream requests (reading or creating it) get a second more.
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout.max(Duration::from_millis(1));
         self
@@ -491,9 +561,11 @@ impl NatsSinkBuilder {
                         url: url.clone(),
                         source: Box::new(e),
                     })?;
+            // The sink's own deadline (`ack_timeout`) bounds a write; async-nats's, a second
+            // later, only bounds what outlives it (and the stream requests).
             let jetstream = jetstream::ContextBuilder::new()
-                .timeout(ack_timeout)
-                .ack_timeout(ack_timeout)
+                .timeout(ack_timeout + Duration::from_secs(1))
+                .ack_timeout(ack_timeout + Duration::from_secs(1))
                 .max_ack_inflight(IN_FLIGHT)
                 .backpressure_on_inflight(true)
                 .build(client.clone());
