@@ -136,7 +136,7 @@ async fn commit_keeps_the_event_rollback_leaves_none() {
         .unwrap();
     let kept_id = db
         .audit
-        .emit_in(&mut *tx, &Context::new().request_id("req-commit"), kept)
+        .emit_in(&mut tx, &Context::new().request_id("req-commit"), kept)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -152,7 +152,7 @@ async fn commit_keeps_the_event_rollback_leaves_none() {
         .unwrap();
     let lost_id = db
         .audit
-        .emit_in(&mut *tx, &Context::new(), lost)
+        .emit_in(&mut tx, &Context::new(), lost)
         .await
         .unwrap();
     tx.rollback().await.unwrap();
@@ -218,7 +218,7 @@ async fn concurrent_transactions_keep_the_chain_valid() {
                 let mut tx = pool.begin().await.unwrap();
                 ids.push(
                     audit
-                        .emit_in(&mut *tx, &Context::new(), renamed(&format!("t{t}-{i}")))
+                        .emit_in(&mut tx, &Context::new(), renamed(&format!("t{t}-{i}")))
                         .await
                         .unwrap(),
                 );

@@ -395,15 +395,15 @@ struct Filter {
 
 impl Filter {
     fn matches(&self, m: &Model) -> bool {
-        if let Some(a) = &self.actor {
-            if !m.actors.iter().any(|x| x == a) {
-                return false;
-            }
+        if let Some(a) = &self.actor
+            && !m.actors.iter().any(|x| x == a)
+        {
+            return false;
         }
-        if let Some(s) = &self.subject {
-            if !m.subjects.iter().any(|x| x == s) {
-                return false;
-            }
+        if let Some(s) = &self.subject
+            && !m.subjects.iter().any(|x| x == s)
+        {
+            return false;
         }
         if let Some((pattern, prefix)) = &self.action {
             let ok = if *prefix {
@@ -428,10 +428,10 @@ impl Filter {
         {
             return false;
         }
-        if let Some(r) = &self.request_id {
-            if m.request_id.as_deref() != Some(r.as_str()) {
-                return false;
-            }
+        if let Some(r) = &self.request_id
+            && m.request_id.as_deref() != Some(r.as_str())
+        {
+            return false;
         }
         true
     }
