@@ -119,7 +119,10 @@ mod tests {
             ("&'a mut Vec<u8>", "&'a mut Vec<u8>"),
             ("&'a [u8; 16]", "&'a [u8; 16]"),
             ("&mut [u8]", "&mut [u8]"),
-            ("Box<dyn Iterator<Item = u8>>", "Box<dyn Iterator<Item = u8>>"),
+            (
+                "Box<dyn Iterator<Item = u8>>",
+                "Box<dyn Iterator<Item = u8>>",
+            ),
             (
                 "std :: collections :: BTreeMap<String, u32>",
                 "std::collections::BTreeMap<String, u32>",
