@@ -824,20 +824,22 @@ fn paging_while_writing_never_repeats_or_skips() {
             .unwrap()
     };
     let busy_actor = world.users[1].id().to_string();
+    // Page sizes small enough that every walk takes several pages, so that writes land
+    // between them.
     let queries = [
-        Query::new(),
-        Query::new().actor(&busy_actor),
-        Query::new().action("widget.*"),
+        (Query::new(), 97),
+        (Query::new().actor(&busy_actor), 7),
+        (Query::new().action("widget.*"), 97),
     ];
     let mut walks = Vec::new();
-    for query in &queries {
+    for (query, page_size) in &queries {
         // Let the writer get going, then page slowly while it writes.
         std::thread::sleep(Duration::from_millis(20));
         let start = newest(&log);
         let mut seqs = Vec::new();
         let mut cursor = None;
         loop {
-            let mut q = query.clone().limit(97);
+            let mut q = query.clone().limit(*page_size);
             if let Some(c) = cursor {
                 q = q.after(c);
             }
