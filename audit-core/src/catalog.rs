@@ -41,8 +41,8 @@
 //!
 //! # JSON Schema
 //!
-//! With the `schemars` feature, [`envelope_json_schema`] and [`details_json_schema`] give the
-//! JSON Schema of an event type's envelope and details, and [`json_schemas`] those of every
+//! With the `schemars` feature, `envelope_json_schema` and `details_json_schema` give the
+//! JSON Schema of an event type's envelope and details, and `json_schemas` those of every
 //! registered event. Every detail type must then implement `schemars::JsonSchema` (IDs,
 //! [`Redacted`](crate::Redacted), [`Timestamp`](crate::Timestamp) and
 //! [`Outcome`](crate::Outcome) do).

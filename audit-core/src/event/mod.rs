@@ -50,7 +50,7 @@
 //! | `#[audit(subject)]` | at least one: an `EntityRef`, `Option<EntityRef<_>>` or `Vec<EntityRef<_>>` |
 //! | `#[audit(subject, role = "...")]` | the subject's role; default: the field's name |
 //! | `#[audit(actor, subject)]` | both: a user who logs in |
-//! | `#[audit(outcome)]` | an [`Outcome`](crate::Outcome) field that sets the envelope's outcome |
+//! | `#[audit(outcome)]` | an [`Outcome`] field that sets the envelope's outcome |
 //! | `#[audit(skip)]` | a field kept out of the details |
 //! | none | a detail: any `Serialize` type; wrap secrets in [`Redacted`] |
 //!
