@@ -28,8 +28,11 @@ use std::net::IpAddr;
 use audit_core::{
     AuditEvent, Context, EntityRef, Envelope, EventId, PrefixedId, Redacted, Timestamp,
 };
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "support/cpu_clock.rs"]
+mod cpu_clock;
+use cpu_clock::Clock;
 use serde::Serialize;
 
 #[derive(PrefixedId)]
@@ -240,67 +243,6 @@ fn tracing_line(i: &Inputs) {
     );
 }
 
-/// Thread CPU time in nanoseconds (or wall time with `EVENTS_BENCH_WALL` set, or off unix).
-struct Clock {
-    cpu: bool,
-    origin: std::time::Instant,
-    wall: WallTime,
-}
-
-impl Clock {
-    fn new() -> Self {
-        Clock {
-            cpu: cfg!(unix) && std::env::var_os("EVENTS_BENCH_WALL").is_none(),
-            origin: std::time::Instant::now(),
-            wall: WallTime,
-        }
-    }
-
-    fn now(&self) -> u64 {
-        #[cfg(unix)]
-        if self.cpu {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: `ts` is a valid, writable `timespec` and the clock id a constant every
-            // supported unix defines.
-            let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
-            assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-            let secs = u64::try_from(ts.tv_sec).expect("non-negative");
-            let nanos = u64::try_from(ts.tv_nsec).expect("non-negative");
-            return secs * 1_000_000_000 + nanos;
-        }
-        u64::try_from(self.origin.elapsed().as_nanos()).expect("a benchmark run is short")
-    }
-}
-
-impl Measurement for Clock {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        self.now()
-    }
-    fn end(&self, start: u64) -> u64 {
-        self.now() - start
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    #[allow(clippy::cast_precision_loss)]
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        // Nanoseconds, as for wall time.
-        self.wall.formatter()
-    }
-}
-
 fn envelope(c: &mut Criterion<Clock>) {
     let i = inputs();
     let context = Context::new()
@@ -348,7 +290,7 @@ fn envelope(c: &mut Criterion<Clock>) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().with_measurement(Clock::new());
+    config = Criterion::default().with_measurement(Clock::new("EVENTS_BENCH_WALL"));
     targets = envelope
 }
 criterion_main!(benches);

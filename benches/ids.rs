@@ -20,8 +20,11 @@ use std::hint::black_box;
 use audit_core::{AnyId, PrefixedId};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "support/cpu_clock.rs"]
+mod cpu_clock;
+use cpu_clock::Clock;
 use rand::RngCore as _;
 use type_safe_id::{StaticType, TypeSafeId};
 use ulid::Ulid;
@@ -67,67 +70,6 @@ fn floor_parse(s: &str) -> Option<[u8; 16]> {
     match URL_SAFE_NO_PAD.decode_slice(suffix, &mut out) {
         Ok(16) => Some(out),
         _ => None,
-    }
-}
-
-/// Thread CPU time in nanoseconds (or wall time with `IDS_BENCH_WALL` set, or off unix).
-struct Clock {
-    cpu: bool,
-    origin: std::time::Instant,
-    wall: WallTime,
-}
-
-impl Clock {
-    fn new() -> Self {
-        Clock {
-            cpu: cfg!(unix) && std::env::var_os("IDS_BENCH_WALL").is_none(),
-            origin: std::time::Instant::now(),
-            wall: WallTime,
-        }
-    }
-
-    fn now(&self) -> u64 {
-        #[cfg(unix)]
-        if self.cpu {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: `ts` is a valid, writable `timespec`; the clock id is a constant that
-            // every supported unix defines.
-            let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
-            assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-            let secs = u64::try_from(ts.tv_sec).expect("non-negative");
-            let nanos = u64::try_from(ts.tv_nsec).expect("non-negative");
-            return secs * 1_000_000_000 + nanos;
-        }
-        u64::try_from(self.origin.elapsed().as_nanos()).expect("a benchmark run is short")
-    }
-}
-
-impl Measurement for Clock {
-    type Intermediate = u64;
-    type Value = u64;
-
-    fn start(&self) -> u64 {
-        self.now()
-    }
-    fn end(&self, start: u64) -> u64 {
-        self.now() - start
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    #[allow(clippy::cast_precision_loss)]
-    fn to_f64(&self, value: &u64) -> f64 {
-        *value as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        // Nanoseconds, like wall time: reuse its formatting.
-        self.wall.formatter()
     }
 }
 
@@ -224,7 +166,7 @@ fn parse(c: &mut Criterion<Clock>) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().with_measurement(Clock::new());
+    config = Criterion::default().with_measurement(Clock::new("IDS_BENCH_WALL"));
     targets = generate_encode, parse
 }
 criterion_main!(benches);

@@ -266,51 +266,35 @@ impl<S: SerializeMap> SerializeMap for Check<S> {
     }
 }
 
-impl<S: SerializeStruct> SerializeStruct for Check<S> {
-    type Ok = S::Ok;
-    type Error = S::Error;
-    #[inline]
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), S::Error> {
-        self.0
-            .serialize_field(key, &Checked(v))
-            .map_err(|e| in_field(key, &e))
-    }
-    #[inline]
-    fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
-        self.0.skip_field(key)
-    }
-    #[inline]
-    fn end(self) -> Result<S::Ok, S::Error> {
-        self.0.end()
-    }
+macro_rules! struct_compound {
+    ($trait:ident) => {
+        impl<S: $trait> $trait for Check<S> {
+            type Ok = S::Ok;
+            type Error = S::Error;
+            #[inline]
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                v: &T,
+            ) -> Result<(), S::Error> {
+                self.0
+                    .serialize_field(key, &Checked(v))
+                    .map_err(|e| in_field(key, &e))
+            }
+            #[inline]
+            fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
+                self.0.skip_field(key)
+            }
+            #[inline]
+            fn end(self) -> Result<S::Ok, S::Error> {
+                self.0.end()
+            }
+        }
+    };
 }
 
-impl<S: SerializeStructVariant> SerializeStructVariant for Check<S> {
-    type Ok = S::Ok;
-    type Error = S::Error;
-    #[inline]
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), S::Error> {
-        self.0
-            .serialize_field(key, &Checked(v))
-            .map_err(|e| in_field(key, &e))
-    }
-    #[inline]
-    fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
-        self.0.skip_field(key)
-    }
-    #[inline]
-    fn end(self) -> Result<S::Ok, S::Error> {
-        self.0.end()
-    }
-}
+struct_compound!(SerializeStruct);
+struct_compound!(SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {
