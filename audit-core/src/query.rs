@@ -415,8 +415,18 @@ pub(crate) mod sql {
 
         /// The page query: `seq` and `envelope` of at most `limit` rows, newest first.
         pub(crate) fn page(&self, limit: usize) -> String {
+            // With a side table, order by its whole primary key (the ID is fixed by the
+            // filter): the planner then walks that key backwards and stops after `limit`
+            // rows, instead of scanning a `seq` index for the rare rows of one ID.
+            let order = match self.seq_col {
+                "d.seq" if self.from.contains("audit_subjects d") => {
+                    "d.subject_id DESC, d.seq DESC"
+                }
+                "d.seq" => "d.actor_id DESC, d.seq DESC",
+                _ => "e.seq DESC",
+            };
             format!(
-                "SELECT {seq}, e.envelope FROM {from}{filters} ORDER BY {seq} DESC LIMIT {limit}",
+                "SELECT {seq}, e.envelope FROM {from}{filters} ORDER BY {order} LIMIT {limit}",
                 seq = self.seq_col,
                 from = self.from,
                 filters = self.where_clause(),
