@@ -21,6 +21,10 @@ use audit_core::sink::async_nats::ConnectOptions;
 use audit_core::{AuditEvent, Auditor, EntityRef, EventId, PrefixedId};
 use nats_common::{Checker, unique_names};
 
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
+use temp_dir::TempDir;
+
 #[derive(PrefixedId)]
 #[id(prefix = "user")]
 pub struct UserId([u8; 16]);
@@ -87,14 +91,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

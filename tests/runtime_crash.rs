@@ -10,13 +10,16 @@
 use std::collections::HashSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use audit_core::sink::JsonlSink;
 use audit_core::{AuditEvent, Auditor, EntityRef, Envelope, PrefixedId};
+
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
+use temp_dir::TempDir;
 
 #[derive(PrefixedId)]
 #[id(prefix = "user")]
@@ -43,28 +46,6 @@ const PATH_ENV: &str = "AUDIT_CRASH_PATH";
 const KILL_AFTER: usize = 300;
 /// The writer gives up after this long, so that a broken parent never leaves it running.
 const WRITER_LIMIT: Duration = Duration::from_secs(25);
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "audit-crash-{}-{}-{name}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn event(n: u64) -> DocEdited {
     DocEdited {

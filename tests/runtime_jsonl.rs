@@ -2,13 +2,16 @@
 //! events durable on `flush()` (and at shutdown), and reopening a file continues its chain.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 use audit_core::chain::{Anchor, GENESIS_HASH};
 use audit_core::sink::{Durability, JsonlSink};
 use audit_core::{AuditEvent, Auditor, EntityRef, Envelope, EventId, PrefixedId};
+
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
+use temp_dir::TempDir;
 
 #[derive(PrefixedId)]
 #[id(prefix = "user")]
@@ -33,28 +36,6 @@ fn event(n: u32) -> FileDownloaded {
         user: EntityRef::new(UserId::new(), "Alice"),
         file: EntityRef::new(FileId::new(), "report.pdf"),
         n,
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "audit-jsonl-{}-{}-{name}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 

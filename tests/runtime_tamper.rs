@@ -6,13 +6,16 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use audit_core::chain::{Anchor, Break, ChainHead, GENESIS_HASH, VerifyError, VerifyReport};
 use audit_core::sink::JsonlSink;
 use audit_core::{Actor, AuditEvent, Auditor, Context, EntityRef, Envelope, PrefixedId, Redacted};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
+use temp_dir::TempDir;
 
 #[derive(PrefixedId)]
 #[id(prefix = "user")]
@@ -53,33 +56,6 @@ pub struct JobRan {
 }
 
 const EVENTS: usize = 20;
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "audit-tamper-{}-{}-{name}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A log of `EVENTS` events, with the report of its first verification.
 struct Log {

@@ -5,13 +5,16 @@
 //! a corrupted file is a clear error, never a panic.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use audit_core::chain::{Anchor, Break, VerifyError};
 use audit_core::query::Query;
 use audit_core::sink::{SqliteLog, SqliteSink};
 use audit_core::{Actor, AuditEvent, Auditor, Context, EntityRef, Envelope, PrefixedId, Timestamp};
 use rusqlite::{Connection, params};
+
+#[path = "support/temp_dir.rs"]
+mod temp_dir;
+use temp_dir::TempDir;
 
 #[derive(PrefixedId)]
 #[id(prefix = "user")]
@@ -34,33 +37,6 @@ pub struct WidgetPurchased {
     #[audit(subject)]
     pub gifted_to: Option<EntityRef<UserId>>,
     pub quantity: u32,
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "audit-sqlite-retention-{}-{}-{name}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn db(&self) -> PathBuf {
-        self.0.join("audit.db")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// 2026-01-01T00:00:00Z plus `minutes`.
