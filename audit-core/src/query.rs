@@ -226,6 +226,19 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+impl Page {
+    /// A page of `events`, newest first; when `more` rows follow, the cursor continues
+    /// after the last event.
+    pub(crate) fn of(events: Vec<Envelope>, more: bool) -> Page {
+        let next = if more {
+            events.last().and_then(|e| e.seq).map(Cursor::after_seq)
+        } else {
+            None
+        };
+        Page { events, next }
+    }
+}
+
 /// Renders envelopes as a plain-text table: time, outcome, action, actor and message.
 ///
 /// ```

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use super::{Batch, RetentionReport, Sink, SinkError};
 use crate::chain::{Anchor, ChainHead, Verifier, VerifyError, VerifyReport};
 use crate::query::sql::{Param, Placeholder, SqlQuery};
-use crate::query::{ActionFilter, Cursor, Page, Query};
+use crate::query::{ActionFilter, Page, Query};
 use crate::{Envelope, EventId, Timestamp};
 
 const SCHEMA: &str = "
@@ -419,15 +419,7 @@ impl SqliteLog {
         for (seq, json) in rows.into_iter().take(limit) {
             events.push(parse(seq, &json)?);
         }
-        let next = if more {
-            events
-                .last()
-                .and_then(|e: &Envelope| e.seq)
-                .map(Cursor::after_seq)
-        } else {
-            None
-        };
-        Ok(Page { events, next })
+        Ok(Page::of(events, more))
     }
 
     /// `seq` and envelope text of at most `n` rows matching `query`, newest first.

@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 use super::{PgError, store};
 use crate::chain::{Anchor, Break, ChainHead, GENESIS_HASH, Verifier, VerifyError, VerifyReport};
 use crate::query::sql::{Param, Placeholder, SqlQuery};
-use crate::query::{Cursor, Page, Query};
+use crate::query::{Page, Query};
 use crate::sink::RetentionReport;
 use crate::{Envelope, EventId, Timestamp};
 
@@ -74,15 +74,7 @@ impl PostgresLog {
             let json: String = row.try_get(1)?;
             events.push(parse(seq, &json)?);
         }
-        let next = if more {
-            events
-                .last()
-                .and_then(|e: &Envelope| e.seq)
-                .map(Cursor::after_seq)
-        } else {
-            None
-        };
-        Ok(Page { events, next })
+        Ok(Page::of(events, more))
     }
 
     /// How many events match `query` (its cursor and limit are ignored).
