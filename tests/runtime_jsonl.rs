@@ -170,3 +170,43 @@ fn opening_a_foreign_file_fails() {
     let err = JsonlSink::open(&path).expect_err("not a chained log");
     assert!(err.to_string().contains("verify"), "{err}");
 }
+
+/// A hand-built envelope whose details no chain can hash is refused at emit, with an error
+/// that names it, rather than queued where its sink would retry it forever; the events
+/// around it are written and the log verifies.
+#[test]
+fn an_unchainable_envelope_is_refused_at_emit() {
+    let dir = TempDir::new("unchainable");
+    let path = dir.0.join("audit.jsonl");
+    let auditor = Auditor::builder()
+        .sink(JsonlSink::open(&path).expect("open"))
+        .build()
+        .expect("build");
+    auditor.emit(event(1)).expect("emit");
+
+    let mut envelope =
+        Envelope::from_event(&event(2), &audit_core::Context::new()).expect("envelope");
+    envelope.details =
+        serde_json::value::RawValue::from_string(r#"{"n":1e999}"#.to_owned()).expect("JSON text");
+    let id = envelope.id;
+    let err = auditor.emit_envelope(envelope).expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains(&id.to_string()) && text.contains("cannot join a hash chain"),
+        "{text}"
+    );
+
+    auditor.emit(event(3)).expect("emit");
+    assert!(auditor.shutdown().is_clean());
+    let report = JsonlSink::verify(&path).expect("verifies");
+    assert_eq!(report.events, 2);
+    let n: Vec<u64> = stored(&path)
+        .iter()
+        .map(|e| {
+            e.details_as::<serde_json::Value>().expect("details")["n"]
+                .as_u64()
+                .expect("n")
+        })
+        .collect();
+    assert_eq!(n, [1, 3]);
+}

@@ -49,7 +49,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Envelope;
 
-mod canonical;
+pub(crate) mod canonical;
 
 /// The `prev_hash` of the first envelope: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -165,7 +165,7 @@ impl io::Write for HashWriter {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -34,6 +34,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::envelope::EventError;
+use crate::envelope::sealed::Sealed;
 use crate::sink::{Batch, Sink, SinkError};
 use crate::{AuditEvent, Context, Envelope, EventId};
 
@@ -67,6 +68,8 @@ struct Inner {
     workers: Mutex<Vec<JoinHandle<()>>>,
     mode: Mode,
     emitted: AtomicU64,
+    /// Whether some sink writes sealed forms, so that emitters compute them.
+    seal: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -95,7 +98,7 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Arc<Envelope>>,
+    queue: VecDeque<Arc<Sealed>>,
     /// Tickets issued: one per envelope queued, from 1.
     enqueued: u64,
     /// Every ticket up to this one is written.
@@ -240,6 +243,7 @@ impl AuditorBuilder {
         crate::catalog::check_unique_actions().map_err(BuildError::DuplicateAction)?;
         let mut shared = Vec::new();
         let mut workers = Vec::new();
+        let seal = self.sinks.iter().any(Sink::__writes_sealed_forms);
         for sink in self.sinks {
             let s = Arc::new(Shared {
                 name: sink.name(),
@@ -265,6 +269,7 @@ impl AuditorBuilder {
                         workers: Mutex::new(workers),
                         mode: self.mode,
                         emitted: AtomicU64::new(0),
+                        seal,
                     };
                     inner.close();
                     return Err(BuildError::Spawn(e));
@@ -278,6 +283,7 @@ impl AuditorBuilder {
                 workers: Mutex::new(workers),
                 mode: self.mode,
                 emitted: AtomicU64::new(0),
+                seal,
             }),
         })
     }
@@ -504,7 +510,7 @@ impl Auditor {
     /// An [`EmitError`]; see the [module docs](self).
     pub fn emit_envelope(&self, envelope: Envelope) -> Result<EventId, EmitError> {
         let id = envelope.id;
-        let envelope = Arc::new(envelope);
+        let envelope = self.inner.seal(envelope)?;
         match self.inner.mode {
             Mode::Sync => {
                 let tickets = self.inner.enqueue(&envelope, None)?;
@@ -558,7 +564,7 @@ impl Auditor {
         match self.inner.mode {
             Mode::Sync => {
                 let id = envelope.id;
-                let tickets = self.inner.enqueue(&Arc::new(envelope), None)?;
+                let tickets = self.inner.enqueue(&self.inner.seal(envelope)?, None)?;
                 WrittenFuture {
                     inner: &self.inner,
                     id,
@@ -570,7 +576,7 @@ impl Auditor {
             }
             Mode::Background { capacity, .. } => {
                 let id = envelope.id;
-                let envelope = Arc::new(envelope);
+                let envelope = self.inner.seal(envelope)?;
                 RoomFuture {
                     inner: &self.inner,
                     envelope: &envelope,
@@ -744,12 +750,29 @@ fn flush_done(
 }
 
 impl Inner {
+    /// Seals an envelope for the queues; when a sink writes sealed forms, computes them here,
+    /// in the emitting thread, and refuses an envelope that has none.
+    fn seal(&self, envelope: Envelope) -> Result<Arc<Sealed>, EmitError> {
+        let sealed = Sealed::new(envelope);
+        if self.seal
+            && let Err(reason) = sealed.forms()
+        {
+            let envelope = sealed.envelope();
+            return Err(EmitError::Event(EventError::Unchainable {
+                id: envelope.id,
+                action: envelope.action.to_string(),
+                reason: reason.to_owned(),
+            }));
+        }
+        Ok(Arc::new(sealed))
+    }
+
     /// Queues the envelope on every sink; returns each sink's ticket and failure count.
     /// With a capacity, checks every queue for room first, so an event is queued everywhere
     /// or nowhere.
     fn enqueue(
         &self,
-        envelope: &Arc<Envelope>,
+        envelope: &Arc<Sealed>,
         capacity: Option<usize>,
     ) -> Result<Vec<(u64, u64)>, EmitError> {
         if let Some(capacity) = capacity {
@@ -872,7 +895,7 @@ impl Drop for Inner {
 /// Waits for room in every queue, then queues.
 struct RoomFuture<'a> {
     inner: &'a Inner,
-    envelope: &'a Arc<Envelope>,
+    envelope: &'a Arc<Sealed>,
     capacity: usize,
 }
 
@@ -959,7 +982,7 @@ struct Worker {
     batch_size: usize,
     retry: Retry,
     /// The batch being written; its allocation is reused from batch to batch.
-    batch: Vec<Arc<Envelope>>,
+    batch: Vec<Arc<Sealed>>,
 }
 
 enum Job {
@@ -1012,7 +1035,7 @@ impl Worker {
         }
     }
 
-    fn write(&mut self, batch: &[Arc<Envelope>]) {
+    fn write(&mut self, batch: &[Arc<Sealed>]) {
         let sink = &mut self.sink;
         let ok = attempt(&self.shared, self.retry, || {
             guarded(|| sink.write(Batch::new(batch)))
@@ -1027,11 +1050,11 @@ impl Worker {
             state.abandoned_from.get_or_insert(from);
             state
                 .abandoned
-                .extend(batch.iter().map(|e| Envelope::clone(e)));
-            let rest: Vec<Arc<Envelope>> = state.queue.drain(..).collect();
+                .extend(batch.iter().map(|e| e.envelope().clone()));
+            let rest: Vec<Arc<Sealed>> = state.queue.drain(..).collect();
             state
                 .abandoned
-                .extend(rest.iter().map(|e| Envelope::clone(e)));
+                .extend(rest.iter().map(|e| e.envelope().clone()));
             state.written = state.enqueued;
             state.flushed = state.enqueued;
         }

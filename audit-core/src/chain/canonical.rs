@@ -14,14 +14,32 @@ use crate::Envelope;
 use crate::envelope::EntityRecord;
 
 /// Writes the canonical JSON of `envelope` with `seq` and `prev_hash`, without `hash`.
+///
+/// Keys in sorted order: `action`, `actor`, `context`, `details`, `id`, `message`,
+/// `occurred_at`, `outcome`, `prev_hash`, `seq`, `subjects`, `version`. Everything before
+/// `prev_hash`'s value is the [`head`],
+/// everything after `seq`'s value the [`tail`]: neither depends on the chain position, so a
+/// sealed envelope computes them once, in the emitting thread.
 pub(crate) fn write<W: Write>(
     out: &mut W,
     envelope: &Envelope,
     seq: u64,
     prev_hash: &str,
 ) -> io::Result<()> {
-    // Keys in sorted order: action, actor, context, details, id, message, occurred_at,
-    // outcome, prev_hash, seq, subjects, version.
+    head(out, envelope)?;
+    position(out, seq, prev_hash)?;
+    tail(out, envelope)
+}
+
+/// The chain position: `prev_hash`'s value, then `,"seq":` and its value.
+pub(crate) fn position<W: Write>(out: &mut W, seq: u64, prev_hash: &str) -> io::Result<()> {
+    string(out, prev_hash)?;
+    out.write_all(b",\"seq\":")?;
+    out.write_all(itoa::Buffer::new().format(seq).as_bytes())
+}
+
+/// From the opening brace up to `"prev_hash":`.
+pub(crate) fn head<W: Write>(out: &mut W, envelope: &Envelope) -> io::Result<()> {
     out.write_all(b"{\"action\":")?;
     string(out, &envelope.action)?;
     out.write_all(b",\"actor\":{\"display\":")?;
@@ -52,9 +70,12 @@ pub(crate) fn write<W: Write>(
         ",\"occurred_at\":\"{}\",\"outcome\":\"{}\",\"prev_hash\":",
         envelope.occurred_at,
         envelope.outcome.as_str()
-    )?;
-    string(out, prev_hash)?;
-    write!(out, ",\"seq\":{seq},\"subjects\":[")?;
+    )
+}
+
+/// From `,"subjects":` to the closing brace.
+pub(crate) fn tail<W: Write>(out: &mut W, envelope: &Envelope) -> io::Result<()> {
+    out.write_all(b",\"subjects\":[")?;
     for (i, s) in envelope.subjects.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;

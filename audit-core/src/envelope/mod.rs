@@ -19,6 +19,7 @@
 //! `prev_hash` and `hash`.
 
 mod ijson;
+pub(crate) mod sealed;
 mod timestamp;
 
 use std::borrow::Cow;
@@ -255,6 +256,17 @@ pub enum EventError {
         /// The event's action.
         action: &'static str,
     },
+    /// An envelope given to [`Auditor::emit_envelope`](crate::Auditor::emit_envelope) has
+    /// no canonical JSON, so a chained sink could never hash it: its details hold a number
+    /// JSON cannot carry faithfully. Envelopes built by `from_event` always have one.
+    Unchainable {
+        /// The envelope's ID.
+        id: EventId,
+        /// The envelope's action.
+        action: String,
+        /// What was found.
+        reason: String,
+    },
 }
 
 impl fmt::Display for EventError {
@@ -270,6 +282,11 @@ impl fmt::Display for EventError {
                 f,
                 "the message of `{action}` did not render: a field's `Display` impl returned an error"
             ),
+            EventError::Unchainable { id, action, reason } => write!(
+                f,
+                "the envelope {id} (`{action}`) cannot join a hash chain: {reason}; \
+                 build envelopes with `Envelope::from_event`, which checks the details"
+            ),
         }
     }
 }
@@ -278,7 +295,7 @@ impl std::error::Error for EventError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             EventError::Details { source, .. } => Some(source),
-            EventError::Message { .. } => None,
+            EventError::Message { .. } | EventError::Unchainable { .. } => None,
         }
     }
 }

@@ -273,6 +273,10 @@ impl Sink for JsonlSink {
         Ok(())
     }
 
+    fn __writes_sealed_forms(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> String {
         format!("jsonl:{}", self.path.display())
     }
@@ -284,17 +288,12 @@ impl JsonlSink {
         self.refresh()?;
         self.buf.clear();
         let mut head = self.head.clone();
-        for envelope in batch.iter() {
-            let (seq, hash) = head
-                .next(envelope)
-                .map_err(|e| SinkError::Envelope(e.to_string()))?;
-            serde_json::to_writer(
-                &mut self.buf,
-                &envelope.view_at(Some(seq), Some(&head.hash), Some(&hash)),
-            )
-            .map_err(|e| SinkError::Envelope(e.to_string()))?;
+        for sealed in batch.sealed() {
+            let forms = sealed.writable()?;
+            let next = forms.next(&head);
+            forms.write_line(&mut self.buf, next.seq, &head.hash, &next.hash);
             self.buf.push(b'\n');
-            head = ChainHead { seq, hash };
+            head = next;
         }
         // Decided once: reading the clock twice could skip the sync yet count it as done.
         let sync_now = match self.durability {

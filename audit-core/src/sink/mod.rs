@@ -59,19 +59,25 @@ pub use tracing::TracingSink;
 
 use crate::Envelope;
 use crate::chain::ChainHead;
+use crate::envelope::sealed::Sealed;
 
 /// A batch of envelopes handed to [`Sink::write`], in emit order.
 #[derive(Clone, Copy)]
-pub struct Batch<'a>(&'a [Arc<Envelope>]);
+pub struct Batch<'a>(&'a [Arc<Sealed>]);
 
 impl<'a> Batch<'a> {
-    pub(crate) fn new(envelopes: &'a [Arc<Envelope>]) -> Self {
+    pub(crate) fn new(envelopes: &'a [Arc<Sealed>]) -> Self {
         Batch(envelopes)
     }
 
     /// The envelopes, in emit order.
     #[must_use]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a Envelope> + 'a {
+        self.0.iter().map(|e| e.envelope())
+    }
+
+    /// The envelopes with their serialized forms, in emit order.
+    pub(crate) fn sealed(&self) -> impl ExactSizeIterator<Item = &'a Sealed> + 'a {
         self.0.iter().map(|e| &**e)
     }
 
@@ -119,6 +125,14 @@ pub trait Sink: Send + 'static {
         Ok(())
     }
 
+    /// Whether the sink writes an envelope's serialized forms (its JSON line, its chain
+    /// hash), which the auditor then computes in the emitting thread rather than in the
+    /// sink's worker. Only audit-core's own sinks can use them.
+    #[doc(hidden)]
+    fn __writes_sealed_forms(&self) -> bool {
+        false
+    }
+
     /// A name for reports and errors; the type's name by default.
     fn name(&self) -> String {
         std::any::type_name::<Self>()
@@ -135,6 +149,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn flush(&mut self) -> Result<(), SinkError> {
         (**self).flush()
+    }
+    fn __writes_sealed_forms(&self) -> bool {
+        (**self).__writes_sealed_forms()
     }
     fn name(&self) -> String {
         (**self).name()

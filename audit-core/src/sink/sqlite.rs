@@ -252,16 +252,15 @@ impl Sink for SqliteSink {
                     "INSERT OR IGNORE INTO audit_subjects (subject_id, seq) VALUES (?1, ?2)",
                 )
                 .map_err(db("preparing an insert into"))?;
-            for envelope in batch.iter() {
-                let (seq, hash) = head
-                    .next(envelope)
-                    .map_err(|e| SinkError::Envelope(e.to_string()))?;
-                let json = serde_json::to_string(&envelope.view_at(
-                    Some(seq),
-                    Some(&head.hash),
-                    Some(&hash),
-                ))
-                .map_err(|e| SinkError::Envelope(e.to_string()))?;
+            let mut json = Vec::with_capacity(1024);
+            for sealed in batch.sealed() {
+                let envelope = sealed.envelope();
+                let forms = sealed.writable()?;
+                let ChainHead { seq, hash } = forms.next(&head);
+                json.clear();
+                forms.write_line(&mut json, seq, &head.hash, &hash);
+                // serde_json writes UTF-8.
+                let json = std::str::from_utf8(&json).unwrap_or_default();
                 let seq_i = to_i64(seq);
                 event
                     .execute(params![
@@ -296,6 +295,10 @@ impl Sink for SqliteSink {
         }
         tx.commit().map_err(db("committing to"))?;
         Ok(())
+    }
+
+    fn __writes_sealed_forms(&self) -> bool {
+        true
     }
 
     fn name(&self) -> String {

@@ -1,0 +1,206 @@
+//! [`Sealed`]: an envelope on its way to the sinks, no longer changeable, with the forms that
+//! chained sinks write computed once.
+//!
+//! A chained sink's worker is one thread per sink, and every event passes through it; what it
+//! does per event bounds the sink's throughput. Most of that work does not depend on the
+//! chain position: the envelope's JSON line up to its chain fields, and the RFC 8785
+//! canonical JSON around `prev_hash` and `seq`. [`Sealed::forms`] computes those once, and the
+//! auditor calls it in the emitting thread, so that emitters share the work and the worker
+//! only hashes the position and the short canonical tail.
+
+use std::sync::OnceLock;
+
+use sha2::{Digest, Sha256};
+
+use super::Envelope;
+use crate::chain::{ChainHead, canonical};
+use crate::sink::SinkError;
+
+/// An envelope that can no longer change, with its [`Forms`] computed at most once.
+pub(crate) struct Sealed {
+    envelope: Envelope,
+    forms: OnceLock<Result<Forms, String>>,
+}
+
+/// The chain-independent serialized forms of a sealed envelope.
+pub(crate) struct Forms {
+    /// Compact JSON of the envelope without its chain fields, and without the closing `}`.
+    line: Vec<u8>,
+    /// SHA-256 over the canonical JSON up to and including `"prev_hash":`.
+    canonical_head: Sha256,
+    /// The canonical JSON after `seq`'s value: `,"subjects":[...],"version":N}`.
+    canonical_tail: Vec<u8>,
+}
+
+impl Sealed {
+    pub(crate) fn new(envelope: Envelope) -> Self {
+        Sealed {
+            envelope,
+            forms: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// The forms, computed on first use.
+    ///
+    /// # Errors
+    ///
+    /// Why the envelope has no canonical JSON (`"it has no canonical JSON to hash: ..."`):
+    /// its details hold a number that JSON cannot carry faithfully, which only an envelope
+    /// built by hand can.
+    pub(crate) fn forms(&self) -> Result<&Forms, &str> {
+        self.forms
+            .get_or_init(|| Forms::of(&self.envelope))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// [`forms`](Self::forms), for a sink: the error names the envelope.
+    pub(crate) fn writable(&self) -> Result<&Forms, SinkError> {
+        self.forms().map_err(|reason| {
+            SinkError::Envelope(format!(
+                "the envelope {} cannot be written: {reason}",
+                self.envelope.id
+            ))
+        })
+    }
+}
+
+impl Forms {
+    fn of(envelope: &Envelope) -> Result<Self, String> {
+        let mut line = Vec::with_capacity(512);
+        // An envelope's view serializes: strings, numbers in range, and checked JSON text.
+        serde_json::to_writer(&mut line, &envelope.view_at(None, None, None))
+            .map_err(|e| format!("it does not serialize: {e}"))?;
+        debug_assert_eq!(line.last(), Some(&b'}'));
+        line.pop();
+
+        let mut head = Vec::with_capacity(512);
+        let mut canonical_tail = Vec::with_capacity(256);
+        canonical::head(&mut head, envelope)
+            .and_then(|()| canonical::tail(&mut canonical_tail, envelope))
+            .map_err(|e| format!("it has no canonical JSON to hash: {e}"))?;
+        let mut canonical_head = Sha256::new();
+        canonical_head.update(&head);
+        Ok(Forms {
+            line,
+            canonical_head,
+            canonical_tail,
+        })
+    }
+
+    /// The envelope's `hash` at chain position (`seq`, `prev_hash`): the same value as
+    /// [`chain::hash_at`](crate::chain::hash_at).
+    pub(crate) fn hash_at(&self, seq: u64, prev_hash: &str) -> String {
+        let mut hasher = HashWriter(self.canonical_head.clone());
+        // Writing into a hasher cannot fail.
+        let _ = canonical::position(&mut hasher, seq, prev_hash);
+        hasher.0.update(&self.canonical_tail);
+        crate::chain::hex(&hasher.0.finalize())
+    }
+
+    /// The chain head after this envelope joins the chain at `head`.
+    pub(crate) fn next(&self, head: &ChainHead) -> ChainHead {
+        let seq = head.seq + 1;
+        ChainHead {
+            seq,
+            hash: self.hash_at(seq, &head.hash),
+        }
+    }
+
+    /// Appends the envelope's compact JSON line at chain position (`seq`, `prev_hash`,
+    /// `hash`), without a newline: the bytes `serde_json` writes for the envelope with those
+    /// chain fields.
+    pub(crate) fn write_line(&self, out: &mut Vec<u8>, seq: u64, prev_hash: &str, hash: &str) {
+        out.extend_from_slice(&self.line);
+        out.extend_from_slice(b",\"seq\":");
+        out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+        out.extend_from_slice(b",\"prev_hash\":");
+        // Strings serialize into a vector without error.
+        let _ = serde_json::to_writer(&mut *out, prev_hash);
+        out.extend_from_slice(b",\"hash\":");
+        let _ = serde_json::to_writer(&mut *out, hash);
+        out.push(b'}');
+    }
+}
+
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sealed;
+    use crate::chain::{self, GENESIS_HASH};
+    use crate::{Context, Envelope};
+
+    fn envelope(details: &str, context: Context) -> Envelope {
+        let text = format!(
+            r#"{{"id":"evt_----------------------","action":"a.b","version":7,
+            "occurred_at":"2026-12-04T19:40:00.123456Z","outcome":"denied",
+            "actor":{{"type":"user","id":"user_A","display":"Al\"ice\n\u0001",
+                      "on_behalf_of":{{"type":"user","id":"user_B","display":"Bé"}}}},
+            "subjects":[{{"role":"r","type":"t","id":"x","display":"😀"}}],
+            "message":"m \u2028","details":{details},"context":{{}}}}"#
+        );
+        let mut e: Envelope = serde_json::from_str(&text).unwrap();
+        e.context = context;
+        e
+    }
+
+    /// The sealed forms give the bytes and hashes the plain envelope functions give.
+    #[test]
+    fn forms_agree_with_the_envelope_functions() {
+        let contexts = [
+            Context::new(),
+            Context::new()
+                .request_id("req-1")
+                .ip("203.0.113.7".parse().unwrap())
+                .with("é", "3"),
+        ];
+        for details in [
+            "{}",
+            r#"{"b":1.0,"a":[1e21,"x\u001f"],"c":{"z":null,"y":-0.0}}"#,
+        ] {
+            for context in &contexts {
+                let e = envelope(details, context.clone());
+                let sealed = Sealed::new(e.clone());
+                let forms = sealed.forms().unwrap();
+                let mut prev = GENESIS_HASH.to_owned();
+                for seq in [1, 9, 10, 12_345_678_901] {
+                    let hash = forms.hash_at(seq, &prev);
+                    assert_eq!(hash, chain::hash_at(&e, seq, &prev).unwrap());
+                    let mut line = Vec::new();
+                    forms.write_line(&mut line, seq, &prev, &hash);
+                    let expected =
+                        serde_json::to_vec(&e.view_at(Some(seq), Some(&prev), Some(&hash)))
+                            .unwrap();
+                    assert_eq!(
+                        String::from_utf8(line).unwrap(),
+                        String::from_utf8(expected).unwrap()
+                    );
+                    prev = hash;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_envelope_without_canonical_json_is_an_error_not_a_panic() {
+        let e = envelope(r#"{"n":1e999}"#, Context::new());
+        let sealed = Sealed::new(e);
+        let err = sealed.forms().err().unwrap();
+        assert!(err.contains("canonical JSON"), "{err}");
+    }
+}
