@@ -113,9 +113,9 @@ impl std::error::Error for ChainError {
 ///
 /// [`ChainError::Canonical`] when the envelope does not serialize.
 pub fn hash_at(envelope: &Envelope, seq: u64, prev_hash: &str) -> Result<String, ChainError> {
-    let mut hasher = HashWriter(Sha256::new());
-    canonical::write(&mut hasher, envelope, seq, prev_hash).map_err(ChainError::Canonical)?;
-    Ok(hex(&hasher.0.finalize()))
+    let mut text = Vec::with_capacity(1024);
+    canonical::write(&mut text, envelope, seq, prev_hash).map_err(ChainError::Canonical)?;
+    Ok(hex(&Sha256::digest(&text)))
 }
 
 /// The RFC 8785 canonical JSON that [`hash_at`] hashes: the envelope with `seq` and
@@ -146,18 +146,6 @@ impl io::Write for SameBytes<'_> {
             Some(rest) if self.same => self.rest = rest,
             _ => self.same = false,
         }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-struct HashWriter(Sha256);
-
-impl io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {

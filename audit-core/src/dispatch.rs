@@ -122,7 +122,13 @@ struct State {
     abandoned_from: Option<u64>,
     /// Async emitters and flushers waiting for progress.
     wakers: Vec<Waker>,
+    /// Envelopes written, for the next emitter to free (see [`Worker::write`]).
+    spent: Vec<Arc<Sealed>>,
 }
+
+/// At most this many written envelopes wait for an emitter to free them; past it, the
+/// worker frees them itself.
+const SPENT_MAX: usize = 65_536;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -790,10 +796,15 @@ impl Inner {
             }
         }
         let mut tickets = Vec::with_capacity(self.sinks.len());
+        // Freed when this function returns, after the locks.
+        let mut spent = Vec::new();
         for shared in &self.sinks {
             let mut state = shared.lock();
             if state.closing {
                 return Err(EmitError::ShutDown);
+            }
+            if !state.spent.is_empty() {
+                spent.push(std::mem::take(&mut state.spent));
             }
             state.queue.push_back(Arc::clone(envelope));
             state.enqueued += 1;
@@ -998,8 +1009,9 @@ impl Worker {
             match self.next_job() {
                 Job::Write => {
                     let mut batch = std::mem::take(&mut self.batch);
-                    self.write(&batch);
-                    // Drops the envelopes, outside the lock; keeps the allocation.
+                    self.write(&mut batch);
+                    // Drops what `write` did not hand back, outside the lock; keeps the
+                    // allocation.
                     batch.clear();
                     self.batch = batch;
                 }
@@ -1027,6 +1039,14 @@ impl Worker {
             if state.closing {
                 return Job::Stop;
             }
+            if !state.spent.is_empty() {
+                // Idle: no emitter is around to free them, and none competes with us now.
+                let spent = std::mem::take(&mut state.spent);
+                drop(state);
+                drop(spent);
+                state = self.shared.lock();
+                continue;
+            }
             state = self
                 .shared
                 .work
@@ -1035,7 +1055,11 @@ impl Worker {
         }
     }
 
-    fn write(&mut self, batch: &[Arc<Sealed>]) {
+    /// Writes a batch. Written envelopes go back to the emitters, who free them when they
+    /// queue their next event: the memory returns to the thread that allocated it, rather
+    /// than every free in this thread contending with the emitters' allocations for the
+    /// allocator's per-thread heaps (glibc's arenas take a lock for a foreign free).
+    fn write(&mut self, batch: &mut Vec<Arc<Sealed>>) {
         let sink = &mut self.sink;
         let ok = attempt(&self.shared, self.retry, || {
             guarded(|| sink.write(Batch::new(batch)))
@@ -1043,6 +1067,9 @@ impl Worker {
         let mut state = self.shared.lock();
         if ok {
             state.written += batch.len() as u64;
+            if state.spent.len() < SPENT_MAX {
+                state.spent.append(batch);
+            }
         } else {
             // Shutdown gave up on this sink: report what it did not take, and count the
             // tickets as settled so nobody waits for them.

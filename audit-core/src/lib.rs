@@ -54,6 +54,7 @@ pub mod dispatch;
 pub mod envelope;
 pub mod event;
 pub mod ids;
+mod json;
 pub mod query;
 pub mod sink;
 #[cfg(feature = "axum")]

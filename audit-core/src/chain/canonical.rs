@@ -4,149 +4,158 @@
 //! order without buffering; only the free-form parts (the details and the context's extra
 //! key-values) go through a general canonicalizer: keys sorted by UTF-16 code units, numbers
 //! in the ECMAScript form (`1` for `1.0`, `1e+21`), strings escaped as JCS (and
-//! `serde_json`) escape them. Tests check it against an independent JCS implementation.
+//! `serde_json`) escape them. The details are canonicalized from their JSON text in one
+//! pass, without building a tree. Tests check it against an independent JCS implementation.
 
-use std::io::{self, Write};
-
-use serde_json::Value;
+use std::borrow::Cow;
+use std::io;
 
 use crate::Envelope;
 use crate::envelope::EntityRecord;
+use crate::json::{write_ip, write_str, write_u64};
 
 /// Writes the canonical JSON of `envelope` with `seq` and `prev_hash`, without `hash`.
 ///
 /// Keys in sorted order: `action`, `actor`, `context`, `details`, `id`, `message`,
 /// `occurred_at`, `outcome`, `prev_hash`, `seq`, `subjects`, `version`. Everything before
-/// `prev_hash`'s value is the [`head`],
-/// everything after `seq`'s value the [`tail`]: neither depends on the chain position, so a
-/// sealed envelope computes them once, in the emitting thread.
-pub(crate) fn write<W: Write>(
-    out: &mut W,
+/// `prev_hash`'s value is the [`head`], everything after `seq`'s value the [`tail`]: neither
+/// depends on the chain position, so a sealed envelope computes them once, in the emitting
+/// thread.
+pub(crate) fn write(
+    out: &mut Vec<u8>,
     envelope: &Envelope,
     seq: u64,
     prev_hash: &str,
 ) -> io::Result<()> {
     head(out, envelope)?;
-    position(out, seq, prev_hash)?;
-    tail(out, envelope)
+    position(out, seq, prev_hash);
+    tail(out, envelope);
+    Ok(())
 }
 
 /// The chain position: `prev_hash`'s value, then `,"seq":` and its value.
-pub(crate) fn position<W: Write>(out: &mut W, seq: u64, prev_hash: &str) -> io::Result<()> {
-    string(out, prev_hash)?;
-    out.write_all(b",\"seq\":")?;
-    out.write_all(itoa::Buffer::new().format(seq).as_bytes())
+pub(crate) fn position(out: &mut Vec<u8>, seq: u64, prev_hash: &str) {
+    write_str(out, prev_hash);
+    out.extend_from_slice(b",\"seq\":");
+    write_u64(out, seq);
 }
 
 /// From the opening brace up to `"prev_hash":`.
-pub(crate) fn head<W: Write>(out: &mut W, envelope: &Envelope) -> io::Result<()> {
-    out.write_all(b"{\"action\":")?;
-    string(out, &envelope.action)?;
-    out.write_all(b",\"actor\":{\"display\":")?;
+///
+/// # Errors
+///
+/// When the details hold a number that has no canonical form (beyond the range of a
+/// double), or are not JSON.
+pub(crate) fn head(out: &mut Vec<u8>, envelope: &Envelope) -> io::Result<()> {
+    out.extend_from_slice(b"{\"action\":");
+    write_str(out, &envelope.action);
+    out.extend_from_slice(b",\"actor\":{\"display\":");
     let actor = &envelope.actor;
-    string(out, &actor.display)?;
-    out.write_all(b",\"id\":")?;
-    string(out, &actor.id)?;
+    write_str(out, &actor.display);
+    out.extend_from_slice(b",\"id\":");
+    write_str(out, &actor.id);
     if let Some(principal) = &actor.on_behalf_of {
-        out.write_all(b",\"on_behalf_of\":")?;
-        entity(out, principal)?;
+        out.extend_from_slice(b",\"on_behalf_of\":");
+        entity(out, principal);
     }
-    out.write_all(b",\"type\":")?;
-    string(out, &actor.kind)?;
-    out.write_all(b"},\"context\":")?;
-    context(out, &envelope.context)?;
-    out.write_all(b",\"details\":")?;
-    let details: Value = serde_json::from_str(envelope.details.get()).map_err(io::Error::other)?;
-    value(out, &details)?;
-    out.write_all(b",\"id\":\"")?;
-    out.write_all(envelope.id.encode().as_bytes())?;
-    out.write_all(b"\"")?;
+    out.extend_from_slice(b",\"type\":");
+    write_str(out, &actor.kind);
+    out.extend_from_slice(b"},\"context\":");
+    context(out, &envelope.context);
+    out.extend_from_slice(b",\"details\":");
+    details(out, envelope.details.get())?;
+    out.extend_from_slice(b",\"id\":\"");
+    out.extend_from_slice(envelope.id.encode().as_bytes());
+    out.push(b'"');
     if let Some(message) = &envelope.message {
-        out.write_all(b",\"message\":")?;
-        string(out, message)?;
+        out.extend_from_slice(b",\"message\":");
+        write_str(out, message);
     }
-    write!(
-        out,
-        ",\"occurred_at\":\"{}\",\"outcome\":\"{}\",\"prev_hash\":",
-        envelope.occurred_at,
-        envelope.outcome.as_str()
-    )
+    out.extend_from_slice(b",\"occurred_at\":\"");
+    out.extend_from_slice(&envelope.occurred_at.format());
+    out.extend_from_slice(b"\",\"outcome\":\"");
+    out.extend_from_slice(envelope.outcome.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"prev_hash\":");
+    Ok(())
 }
 
 /// From `,"subjects":` to the closing brace.
-pub(crate) fn tail<W: Write>(out: &mut W, envelope: &Envelope) -> io::Result<()> {
-    out.write_all(b",\"subjects\":[")?;
+pub(crate) fn tail(out: &mut Vec<u8>, envelope: &Envelope) {
+    out.extend_from_slice(b",\"subjects\":[");
     for (i, s) in envelope.subjects.iter().enumerate() {
         if i > 0 {
-            out.write_all(b",")?;
+            out.push(b',');
         }
-        out.write_all(b"{\"display\":")?;
-        string(out, &s.display)?;
-        out.write_all(b",\"id\":")?;
-        string(out, &s.id)?;
-        out.write_all(b",\"role\":")?;
-        string(out, &s.role)?;
-        out.write_all(b",\"type\":")?;
-        string(out, &s.kind)?;
-        out.write_all(b"}")?;
+        out.extend_from_slice(b"{\"display\":");
+        write_str(out, &s.display);
+        out.extend_from_slice(b",\"id\":");
+        write_str(out, &s.id);
+        out.extend_from_slice(b",\"role\":");
+        write_str(out, &s.role);
+        out.extend_from_slice(b",\"type\":");
+        write_str(out, &s.kind);
+        out.push(b'}');
     }
-    write!(out, "],\"version\":{}}}", envelope.version)
+    out.extend_from_slice(b"],\"version\":");
+    write_u64(out, u64::from(envelope.version));
+    out.push(b'}');
 }
 
-fn entity<W: Write>(out: &mut W, e: &EntityRecord) -> io::Result<()> {
-    out.write_all(b"{\"display\":")?;
-    string(out, &e.display)?;
-    out.write_all(b",\"id\":")?;
-    string(out, &e.id)?;
-    out.write_all(b",\"type\":")?;
-    string(out, &e.kind)?;
-    out.write_all(b"}")
+fn entity(out: &mut Vec<u8>, e: &EntityRecord) {
+    out.extend_from_slice(b"{\"display\":");
+    write_str(out, &e.display);
+    out.extend_from_slice(b",\"id\":");
+    write_str(out, &e.id);
+    out.extend_from_slice(b",\"type\":");
+    write_str(out, &e.kind);
+    out.push(b'}');
 }
 
-fn context<W: Write>(out: &mut W, context: &crate::Context) -> io::Result<()> {
+fn context(out: &mut Vec<u8>, context: &crate::Context) {
     // Keys in sorted order: extra, ip, request_id, tenant, trace_id, user_agent.
-    out.write_all(b"{")?;
+    out.push(b'{');
     let mut first = true;
-    let mut key = |out: &mut W, name: &str| -> io::Result<()> {
+    let mut key = |out: &mut Vec<u8>, name: &[u8]| {
         if !std::mem::take(&mut first) {
-            out.write_all(b",")?;
+            out.push(b',');
         }
-        string(out, name)?;
-        out.write_all(b":")
+        out.push(b'"');
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"\":");
     };
     let extra = context.extra();
     if !extra.is_empty() {
-        key(out, "extra")?;
+        key(out, b"extra");
         let mut pairs: Vec<(&String, &String)> = extra.iter().collect();
         pairs.sort_by(|a, b| utf16_order(a.0, b.0));
-        out.write_all(b"{")?;
+        out.push(b'{');
         for (i, (k, v)) in pairs.into_iter().enumerate() {
             if i > 0 {
-                out.write_all(b",")?;
+                out.push(b',');
             }
-            string(out, k)?;
-            out.write_all(b":")?;
-            string(out, v)?;
+            write_str(out, k);
+            out.push(b':');
+            write_str(out, v);
         }
-        out.write_all(b"}")?;
+        out.push(b'}');
     }
     if let Some(ip) = context.ip_addr() {
-        key(out, "ip")?;
-        write!(out, "\"{ip}\"")?;
+        key(out, b"ip");
+        write_ip(out, ip);
     }
     let rest = [
-        ("request_id", context.request_id_str()),
-        ("tenant", context.tenant_str()),
-        ("trace_id", context.trace_id_str()),
-        ("user_agent", context.user_agent_str()),
+        (&b"request_id"[..], context.request_id_str()),
+        (b"tenant", context.tenant_str()),
+        (b"trace_id", context.trace_id_str()),
+        (b"user_agent", context.user_agent_str()),
     ];
     for (name, v) in rest {
         if let Some(v) = v {
-            key(out, name)?;
-            string(out, v)?;
+            key(out, name);
+            write_str(out, v);
         }
     }
-    out.write_all(b"}")
+    out.push(b'}');
 }
 
 /// JCS sorts object keys by their UTF-16 code units; for ASCII keys that is byte order.
@@ -158,58 +167,253 @@ fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-/// A string as JCS writes it: `"`, `\` and control characters escaped (short forms for
-/// `\b \t \n \f \r`, else `\u00xx` in lowercase), everything else as is; that is exactly
-/// `serde_json`'s escaping.
-fn string<W: Write>(out: &mut W, s: &str) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, s).map_err(io::Error::other)
+/// The canonical form of the details' JSON text.
+///
+/// It gives what parsing the text into a `serde_json::Value` and writing that canonically
+/// gives (the chain's hashes must not change with the implementation): numbers are read as
+/// `serde_json` reads them, escapes are resolved, and of a key given twice the last value
+/// counts.
+fn details(out: &mut Vec<u8>, text: &str) -> io::Result<()> {
+    let mut parser = Parser {
+        text,
+        at: 0,
+        depth: 0,
+    };
+    parser.value(out)?;
+    parser.skip_space();
+    if parser.at == text.len() {
+        Ok(())
+    } else {
+        Err(parser.error("trailing characters"))
+    }
 }
 
-fn value<W: Write>(out: &mut W, v: &Value) -> io::Result<()> {
-    match v {
-        Value::Null => out.write_all(b"null"),
-        Value::Bool(b) => out.write_all(if *b { b"true" } else { b"false" }),
-        Value::Number(n) => number(out, n),
-        Value::String(s) => string(out, s),
-        Value::Array(items) => {
-            out.write_all(b"[")?;
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                value(out, item)?;
-            }
-            out.write_all(b"]")
+/// Nesting deeper than this is an error, as it is for `serde_json`'s parser.
+const MAX_DEPTH: usize = 128;
+
+struct Parser<'a> {
+    text: &'a str,
+    at: usize,
+    depth: usize,
+}
+
+/// One object member, canonicalized into the object's scratch buffer.
+struct Member<'a> {
+    key: Cow<'a, str>,
+    value: std::ops::Range<usize>,
+}
+
+impl<'a> Parser<'a> {
+    fn error(&self, what: &str) -> io::Error {
+        io::Error::other(format!(
+            "the details are not JSON: {what} at byte {}",
+            self.at
+        ))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
         }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| utf16_order(a.0, b.0));
-            out.write_all(b"{")?;
-            for (i, (k, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b",")?;
-                }
-                string(out, k)?;
-                out.write_all(b":")?;
-                value(out, item)?;
-            }
-            out.write_all(b"}")
+    }
+
+    fn expect(&mut self, byte: u8) -> io::Result<()> {
+        self.skip_space();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(self.error(&format!("expected `{}`", char::from(byte))))
         }
+    }
+
+    fn value(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        self.skip_space();
+        match self.peek() {
+            Some(b'{') => self.nested(out, Self::object),
+            Some(b'[') => self.nested(out, Self::array),
+            Some(b'"') => {
+                let s = self.string()?;
+                write_str(out, &s);
+                Ok(())
+            }
+            Some(b't') => self.literal(out, "true"),
+            Some(b'f') => self.literal(out, "false"),
+            Some(b'n') => self.literal(out, "null"),
+            Some(b'-' | b'0'..=b'9') => self.number(out),
+            _ => Err(self.error("expected a value")),
+        }
+    }
+
+    fn nested(
+        &mut self,
+        out: &mut Vec<u8>,
+        f: fn(&mut Self, &mut Vec<u8>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error("nesting too deep"));
+        }
+        self.at += 1;
+        let result = f(self, out);
+        self.depth -= 1;
+        result
+    }
+
+    fn literal(&mut self, out: &mut Vec<u8>, word: &str) -> io::Result<()> {
+        if self.text[self.at..].starts_with(word) {
+            self.at += word.len();
+            out.extend_from_slice(word.as_bytes());
+            Ok(())
+        } else {
+            Err(self.error("expected a value"))
+        }
+    }
+
+    /// After `[`.
+    fn array(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        out.push(b'[');
+        self.skip_space();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            out.push(b']');
+            return Ok(());
+        }
+        loop {
+            self.value(out)?;
+            self.skip_space();
+            match self.peek() {
+                Some(b',') => {
+                    self.at += 1;
+                    out.push(b',');
+                }
+                Some(b']') => {
+                    self.at += 1;
+                    out.push(b']');
+                    return Ok(());
+                }
+                _ => return Err(self.error("expected `,` or `]`")),
+            }
+        }
+    }
+
+    /// After `{`: members are canonicalized into a scratch buffer, then written in key
+    /// order.
+    fn object(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        let mut scratch = Vec::new();
+        let mut members: Vec<Member<'a>> = Vec::new();
+        self.skip_space();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+        } else {
+            loop {
+                self.skip_space();
+                if self.peek() != Some(b'"') {
+                    return Err(self.error("expected a key"));
+                }
+                let key = self.string()?;
+                self.expect(b':')?;
+                let start = scratch.len();
+                self.value(&mut scratch)?;
+                members.push(Member {
+                    key,
+                    value: start..scratch.len(),
+                });
+                self.skip_space();
+                match self.peek() {
+                    Some(b',') => self.at += 1,
+                    Some(b'}') => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return Err(self.error("expected `,` or `}`")),
+                }
+            }
+        }
+        // Stable: of equal keys, the last one given stays last, and is the one kept.
+        members.sort_by(|a, b| utf16_order(&a.key, &b.key));
+        out.push(b'{');
+        let mut first = true;
+        for (i, m) in members.iter().enumerate() {
+            if members.get(i + 1).is_some_and(|next| next.key == m.key) {
+                continue;
+            }
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            write_str(out, &m.key);
+            out.push(b':');
+            out.extend_from_slice(&scratch[m.value.clone()]);
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// A string at `"`, unescaped; borrowed when it has no escapes.
+    fn string(&mut self) -> io::Result<Cow<'a, str>> {
+        let start = self.at;
+        let bytes = self.text.as_bytes();
+        let mut i = start + 1;
+        let mut escaped = false;
+        loop {
+            match bytes.get(i) {
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    i += 2;
+                }
+                Some(_) => i += 1,
+                None => return Err(self.error("unterminated string")),
+            }
+        }
+        self.at = i + 1;
+        let quoted = self
+            .text
+            .get(start..=i)
+            .ok_or_else(|| self.error("bad string"))?;
+        if escaped {
+            serde_json::from_str::<String>(quoted)
+                .map(Cow::Owned)
+                .map_err(|e| self.error(&e.to_string()))
+        } else {
+            Ok(Cow::Borrowed(&quoted[1..quoted.len() - 1]))
+        }
+    }
+
+    /// A number, read as `serde_json` reads it, written in the ECMAScript form.
+    fn number(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        let start = self.at;
+        while matches!(
+            self.peek(),
+            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+        ) {
+            self.at += 1;
+        }
+        let n: serde_json::Number = serde_json::from_str(&self.text[start..self.at])
+            .map_err(|e| self.error(&e.to_string()))?;
+        number(out, &n)
     }
 }
 
 /// A number in the ECMAScript `Number.prototype.toString` form that JCS requires.
-fn number<W: Write>(out: &mut W, n: &serde_json::Number) -> io::Result<()> {
+fn number(out: &mut Vec<u8>, n: &serde_json::Number) -> io::Result<()> {
     if let Some(i) = n.as_i64() {
-        return write!(out, "{i}");
+        out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+        return Ok(());
     }
     if let Some(u) = n.as_u64() {
-        return write!(out, "{u}");
+        write_u64(out, u);
+        return Ok(());
     }
     match n.as_f64() {
         Some(f) if f.is_finite() => {
             let mut buf = ryu_js::Buffer::new();
-            out.write_all(buf.format_finite(f).as_bytes())
+            out.extend_from_slice(buf.format_finite(f).as_bytes());
+            Ok(())
         }
         _ => Err(io::Error::other(format!(
             "the number {n} cannot be written as canonical JSON"
@@ -292,6 +496,101 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The implementation the streaming canonicalizer replaced: parse into a `Value`, write
+    /// that. Hashes already stored were made with it, so the two must agree byte for byte.
+    fn via_value(text: &str) -> Result<String, String> {
+        fn value(out: &mut Vec<u8>, v: &serde_json::Value) {
+            use serde_json::Value;
+            match v {
+                Value::Null => out.extend_from_slice(b"null"),
+                Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+                Value::Number(n) => super::number(out, n).unwrap(),
+                Value::String(s) => crate::json::write_str(out, s),
+                Value::Array(items) => {
+                    out.push(b'[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        value(out, item);
+                    }
+                    out.push(b']');
+                }
+                Value::Object(map) => {
+                    let mut entries: Vec<_> = map.iter().collect();
+                    entries.sort_by(|a, b| super::utf16_order(a.0, b.0));
+                    out.push(b'{');
+                    for (i, (k, item)) in entries.into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        crate::json::write_str(out, k);
+                        out.push(b':');
+                        value(out, item);
+                    }
+                    out.push(b'}');
+                }
+            }
+        }
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(n) = find_unwritable(&v) {
+            return Err(n);
+        }
+        let mut out = Vec::new();
+        value(&mut out, &v);
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    fn find_unwritable(v: &serde_json::Value) -> Option<String> {
+        match v {
+            serde_json::Value::Number(n) if n.as_f64().is_none_or(|f| !f.is_finite()) => {
+                Some(n.to_string())
+            }
+            serde_json::Value::Array(items) => items.iter().find_map(find_unwritable),
+            serde_json::Value::Object(map) => map.values().find_map(find_unwritable),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn streaming_details_agree_with_the_value_route() {
+        let texts = [
+            "{}",
+            " { } ",
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1,"a":2,"b":{"x":1,"x":[3,4]}}"#,
+            r#"{ "z" : [ 1 , 2.50 , -0 , -0.0 , 1E3 , 1e-7 , 18446744073709551615 , -9223372036854775808 ] }"#,
+            r#"{"n":18446744073709551616,"m":-9223372036854775809,"f":123456789012345678901234567890}"#,
+            r#"{"\u0061":"\u00e9\ud83d\ude00\/\b","a":"x","é":1,"\uE000":2,"😀":3}"#,
+            r#"{"s":"\u007f\u001f\"\\","t":true,"f":false,"n":null}"#,
+            r#"[{"b":[{"d":1,"c":2}],"a":null}]"#,
+            r#""just a string""#,
+            "42",
+        ];
+        for text in texts {
+            let mut ours = Vec::new();
+            super::details(&mut ours, text).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                via_value(text).unwrap(),
+                "{text}"
+            );
+        }
+        for bad in [
+            r#"{"n":1e999}"#,
+            r#"{"a":1"#,
+            r#"{"a":1}x"#,
+            r#"{"a":tru}"#,
+            r#"{"s":"\ud800"}"#,
+            r"{a:1}",
+            "",
+            &"[".repeat(200),
+        ] {
+            let mut ours = Vec::new();
+            assert!(super::details(&mut ours, bad).is_err(), "{bad}");
         }
     }
 }

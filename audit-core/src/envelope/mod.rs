@@ -19,6 +19,7 @@
 //! `prev_hash` and `hash`.
 
 mod ijson;
+mod line;
 pub(crate) mod sealed;
 mod timestamp;
 
@@ -348,11 +349,14 @@ impl Envelope {
         let message = event
             .message()
             .map_err(|_| EventError::Message { action: E::ACTION })?;
+        // One clock reading for both: the ID's milliseconds are the timestamp's (or later,
+        // when the ID's counter ran over).
+        let occurred_at = Timestamp::now();
         Ok(Envelope {
-            id: EventId::new(),
+            id: EventId::from_bytes(crate::id::sortable::bytes16_at(occurred_at.unix_ms())),
             action: Cow::Borrowed(E::ACTION),
             version: E::VERSION,
-            occurred_at: Timestamp::now(),
+            occurred_at,
             outcome: event.outcome(),
             actor: event.actor(),
             subjects: event.subjects(),
@@ -372,17 +376,25 @@ impl Envelope {
         self
     }
 
-    /// Compact JSON, one line, in the field order of the module docs.
+    /// Compact JSON, one line, in the field order of the module docs: the bytes
+    /// `serde_json` writes for the envelope's `Serialize` impl.
     #[must_use]
     pub fn to_json(&self) -> String {
-        // Serializing an envelope cannot fail: every field is a string, a number in range, or
-        // JSON text that was checked when the envelope was built.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(512);
+        self.write_json(&mut out);
+        // The line is UTF-8: ASCII punctuation around `str`s and JSON text.
+        String::from_utf8(out).unwrap_or_default()
     }
 
-    /// Appends compact JSON to `out`.
+    /// Appends [`to_json`](Self::to_json)'s compact JSON to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let _ = serde_json::to_writer(out, self);
+        line::body(out, self);
+        line::close(
+            out,
+            self.seq,
+            self.prev_hash.as_deref(),
+            self.hash.as_deref(),
+        );
     }
 
     /// The details as a typed value.

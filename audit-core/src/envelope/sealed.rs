@@ -72,17 +72,13 @@ impl Sealed {
 impl Forms {
     fn of(envelope: &Envelope) -> Result<Self, String> {
         let mut line = Vec::with_capacity(512);
-        // An envelope's view serializes: strings, numbers in range, and checked JSON text.
-        serde_json::to_writer(&mut line, &envelope.view_at(None, None, None))
-            .map_err(|e| format!("it does not serialize: {e}"))?;
-        debug_assert_eq!(line.last(), Some(&b'}'));
-        line.pop();
+        super::line::body(&mut line, envelope);
 
         let mut head = Vec::with_capacity(512);
-        let mut canonical_tail = Vec::with_capacity(256);
         canonical::head(&mut head, envelope)
-            .and_then(|()| canonical::tail(&mut canonical_tail, envelope))
             .map_err(|e| format!("it has no canonical JSON to hash: {e}"))?;
+        let mut canonical_tail = Vec::with_capacity(128);
+        canonical::tail(&mut canonical_tail, envelope);
         let mut canonical_head = Sha256::new();
         canonical_head.update(&head);
         Ok(Forms {
@@ -95,11 +91,12 @@ impl Forms {
     /// The envelope's `hash` at chain position (`seq`, `prev_hash`): the same value as
     /// [`chain::hash_at`](crate::chain::hash_at).
     pub(crate) fn hash_at(&self, seq: u64, prev_hash: &str) -> String {
-        let mut hasher = HashWriter(self.canonical_head.clone());
-        // Writing into a hasher cannot fail.
-        let _ = canonical::position(&mut hasher, seq, prev_hash);
-        hasher.0.update(&self.canonical_tail);
-        crate::chain::hex(&hasher.0.finalize())
+        let mut position = Vec::with_capacity(96);
+        canonical::position(&mut position, seq, prev_hash);
+        let mut hasher = self.canonical_head.clone();
+        hasher.update(&position);
+        hasher.update(&self.canonical_tail);
+        crate::chain::hex(&hasher.finalize())
     }
 
     /// The chain head after this envelope joins the chain at `head`.
@@ -116,26 +113,7 @@ impl Forms {
     /// chain fields.
     pub(crate) fn write_line(&self, out: &mut Vec<u8>, seq: u64, prev_hash: &str, hash: &str) {
         out.extend_from_slice(&self.line);
-        out.extend_from_slice(b",\"seq\":");
-        out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
-        out.extend_from_slice(b",\"prev_hash\":");
-        // Strings serialize into a vector without error.
-        let _ = serde_json::to_writer(&mut *out, prev_hash);
-        out.extend_from_slice(b",\"hash\":");
-        let _ = serde_json::to_writer(&mut *out, hash);
-        out.push(b'}');
-    }
-}
-
-struct HashWriter(Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        super::line::close(out, Some(seq), Some(prev_hash), Some(hash));
     }
 }
 

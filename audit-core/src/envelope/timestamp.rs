@@ -70,6 +70,11 @@ impl Timestamp {
         Timestamp(micros.clamp(MIN_MICROS, MAX_MICROS))
     }
 
+    /// Milliseconds since 1970-01-01T00:00:00Z, 0 for an earlier instant.
+    pub(crate) fn unix_ms(self) -> u64 {
+        u64::try_from(self.0 / 1000).unwrap_or(0)
+    }
+
     /// The instant `micros` microseconds after 1970-01-01T00:00:00Z.
     ///
     /// # Errors
@@ -90,7 +95,7 @@ impl Timestamp {
     }
 
     /// The text form in a stack buffer.
-    fn format(self) -> [u8; 27] {
+    pub(crate) fn format(self) -> [u8; 27] {
         let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let mut out = *b"0000-00-00T00:00:00.000000Z";

@@ -64,9 +64,10 @@ fn now_ms_std() -> u64 {
     u64::try_from(ms).unwrap_or(u64::MAX) & MS_MASK
 }
 
-/// The next `(unix_ms << 12) | counter` value: strictly greater than every earlier one.
-fn next_timestamp() -> u64 {
-    let now = now_ms() << 12;
+/// The next `(unix_ms << 12) | counter` value for the clock reading `now_ms`: strictly
+/// greater than every earlier one.
+fn next_timestamp(now_ms: u64) -> u64 {
+    let now = (now_ms & MS_MASK) << 12;
     let mut last = LAST.load(Ordering::Relaxed);
     loop {
         let next = now.max(last + 1);
@@ -80,7 +81,13 @@ fn next_timestamp() -> u64 {
 /// 16 bytes of a new sortable ID.
 #[inline]
 pub(crate) fn bytes16() -> [u8; 16] {
-    let ts = next_timestamp();
+    bytes16_at(now_ms())
+}
+
+/// [`bytes16`] for a clock reading the caller made (Unix milliseconds), so that an event's
+/// ID and its timestamp come from one reading.
+pub(crate) fn bytes16_at(unix_ms: u64) -> [u8; 16] {
+    let ts = next_timestamp(unix_ms);
     // `ts` is `(unix_ms << 12) | counter`: the first 64 bits are the 48 bits of milliseconds,
     // version 7, then the 12-bit counter.
     let ms = (ts >> 12) & MS_MASK;
@@ -125,7 +132,7 @@ mod tests {
         // same test, because it moves the process-wide state far into the future.
         let base = (now_ms() + 10_000_000) << 12;
         LAST.store(base | 0xFFE, Ordering::Relaxed);
-        assert_eq!(next_timestamp(), base | 0xFFF);
-        assert_eq!(next_timestamp(), base + 0x1000);
+        assert_eq!(next_timestamp(now_ms()), base | 0xFFF);
+        assert_eq!(next_timestamp(now_ms()), base + 0x1000);
     }
 }

@@ -1,0 +1,200 @@
+//! An envelope's compact JSON line, written directly: the bytes `serde_json` writes for the
+//! envelope's `Serialize` impl (tests hold the two together), without serde's per-field
+//! machinery and with strings escaped a word at a time.
+
+use super::{EntityRecord, Envelope};
+use crate::json::{write_ip, write_str, write_u64};
+
+/// Writes the envelope up to and including its `context`, without the closing brace: what
+/// every line shares whatever its chain fields.
+pub(crate) fn body(out: &mut Vec<u8>, e: &Envelope) {
+    out.extend_from_slice(b"{\"id\":\"");
+    out.extend_from_slice(e.id.encode().as_bytes());
+    out.extend_from_slice(b"\",\"action\":");
+    write_str(out, &e.action);
+    out.extend_from_slice(b",\"version\":");
+    write_u64(out, u64::from(e.version));
+    out.extend_from_slice(b",\"occurred_at\":\"");
+    out.extend_from_slice(&e.occurred_at.format());
+    out.extend_from_slice(b"\",\"outcome\":\"");
+    out.extend_from_slice(e.outcome.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"actor\":");
+    let actor = &e.actor;
+    out.extend_from_slice(b"{\"type\":");
+    write_str(out, &actor.kind);
+    out.extend_from_slice(b",\"id\":");
+    write_str(out, &actor.id);
+    out.extend_from_slice(b",\"display\":");
+    write_str(out, &actor.display);
+    if let Some(principal) = &actor.on_behalf_of {
+        out.extend_from_slice(b",\"on_behalf_of\":");
+        entity(out, principal);
+    }
+    out.extend_from_slice(b"},\"subjects\":[");
+    for (i, s) in e.subjects.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"role\":");
+        write_str(out, &s.role);
+        out.extend_from_slice(b",\"type\":");
+        write_str(out, &s.kind);
+        out.extend_from_slice(b",\"id\":");
+        write_str(out, &s.id);
+        out.extend_from_slice(b",\"display\":");
+        write_str(out, &s.display);
+        out.push(b'}');
+    }
+    out.push(b']');
+    if let Some(message) = &e.message {
+        out.extend_from_slice(b",\"message\":");
+        write_str(out, message);
+    }
+    out.extend_from_slice(b",\"details\":");
+    out.extend_from_slice(e.details.get().as_bytes());
+    out.extend_from_slice(b",\"context\":");
+    context(out, &e.context);
+}
+
+/// Writes the chain fields that are present, and the closing brace.
+pub(crate) fn close(
+    out: &mut Vec<u8>,
+    seq: Option<u64>,
+    prev_hash: Option<&str>,
+    hash: Option<&str>,
+) {
+    if let Some(seq) = seq {
+        out.extend_from_slice(b",\"seq\":");
+        write_u64(out, seq);
+    }
+    if let Some(prev_hash) = prev_hash {
+        out.extend_from_slice(b",\"prev_hash\":");
+        write_str(out, prev_hash);
+    }
+    if let Some(hash) = hash {
+        out.extend_from_slice(b",\"hash\":");
+        write_str(out, hash);
+    }
+    out.push(b'}');
+}
+
+fn entity(out: &mut Vec<u8>, e: &EntityRecord) {
+    out.extend_from_slice(b"{\"type\":");
+    write_str(out, &e.kind);
+    out.extend_from_slice(b",\"id\":");
+    write_str(out, &e.id);
+    out.extend_from_slice(b",\"display\":");
+    write_str(out, &e.display);
+    out.push(b'}');
+}
+
+/// The context as its `Serialize` impl writes it: the fields that are set, in declaration
+/// order, `extra` in key order.
+fn context(out: &mut Vec<u8>, context: &crate::Context) {
+    out.push(b'{');
+    let mut first = true;
+    let mut key = |out: &mut Vec<u8>, name: &[u8]| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"\":");
+    };
+    if let Some(v) = context.request_id_str() {
+        key(out, b"request_id");
+        write_str(out, v);
+    }
+    if let Some(ip) = context.ip_addr() {
+        key(out, b"ip");
+        write_ip(out, ip);
+    }
+    for (name, v) in [
+        (&b"user_agent"[..], context.user_agent_str()),
+        (b"tenant", context.tenant_str()),
+        (b"trace_id", context.trace_id_str()),
+    ] {
+        if let Some(v) = v {
+            key(out, name);
+            write_str(out, v);
+        }
+    }
+    let extra = context.extra();
+    if !extra.is_empty() {
+        key(out, b"extra");
+        out.push(b'{');
+        for (i, (k, v)) in extra.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, k);
+            out.push(b':');
+            write_str(out, v);
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Context, Envelope};
+
+    fn envelope(details: &str, message: Option<&str>, behalf: bool) -> Envelope {
+        let on_behalf = if behalf {
+            r#","on_behalf_of":{"type":"user","id":"user_B","display":"B\té"}"#
+        } else {
+            ""
+        };
+        let text = format!(
+            r#"{{"id":"evt_----------------------","action":"a.b","version":7,
+            "occurred_at":"2026-12-04T19:40:00.123456Z","outcome":"denied",
+            "actor":{{"type":"user","id":"user_A","display":"Al\"ice\n\u0001 \\ x"{on_behalf}}},
+            "subjects":[{{"role":"r","type":"t","id":"x","display":"😀"}},{{"role":"z","type":"t","id":"y","display":""}}],
+            {message}"details":{details},"context":{{}}}}"#,
+            message = message.map_or(String::new(), |m| format!(
+                "\"message\":{},",
+                serde_json::to_string(m).unwrap()
+            )),
+        );
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn lines_are_the_bytes_serde_json_writes() {
+        let contexts = [
+            Context::new(),
+            Context::new().request_id("req-1"),
+            Context::new()
+                .request_id("req-\"1\"")
+                .ip("2001:db8::1".parse().unwrap())
+                .user_agent("curl/8 \u{7f}")
+                .tenant("t")
+                .trace_id("abc")
+                .with("zeta", "1")
+                .with("alpha", "2\n")
+                .with("é", "3"),
+            Context::new()
+                .ip("203.0.113.7".parse().unwrap())
+                .with("k", "v"),
+        ];
+        for details in ["{}", r#"{"b":1,"a":[1.5,null],"c":{"d":"\u0000"}}"#] {
+            for context in &contexts {
+                for message in [None, Some("Alice \u{2028} did \"it\"")] {
+                    for behalf in [false, true] {
+                        let mut e = envelope(details, message, behalf);
+                        e.context = context.clone();
+                        assert_eq!(e.to_json(), serde_json::to_string(&e).unwrap());
+                        e.seq = Some(12);
+                        assert_eq!(e.to_json(), serde_json::to_string(&e).unwrap());
+                        e.prev_hash = Some("ab".repeat(32));
+                        e.hash = Some("cd".repeat(32));
+                        assert_eq!(e.to_json(), serde_json::to_string(&e).unwrap());
+                        e.seq = None;
+                        assert_eq!(e.to_json(), serde_json::to_string(&e).unwrap());
+                    }
+                }
+            }
+        }
+    }
+}
