@@ -89,6 +89,40 @@ fn write_escape(out: &mut Vec<u8>, byte: u8, escape: u8) {
     }
 }
 
+/// Writes an object whose members are all strings, in the order given. The keys are names
+/// that need no escape.
+pub(crate) fn write_str_object(out: &mut Vec<u8>, members: &[(&str, &str)]) {
+    let mut object = Members::new();
+    out.push(b'{');
+    for (name, value) in members {
+        object.key(out, name);
+        write_str(out, value);
+    }
+    out.push(b'}');
+}
+
+/// The members of an object being written: commas between them.
+pub(crate) struct Members {
+    first: bool,
+}
+
+impl Members {
+    pub(crate) fn new() -> Self {
+        Members { first: true }
+    }
+
+    /// Writes the comma before every member but the first, then `"name":`. `name` needs no
+    /// escape.
+    pub(crate) fn key(&mut self, out: &mut Vec<u8>, name: &str) {
+        if !std::mem::take(&mut self.first) {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+    }
+}
+
 /// Writes an IP address as a JSON string, as its `Display` impl (and so serde) writes it.
 pub(crate) fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {

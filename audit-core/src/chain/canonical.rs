@@ -12,7 +12,7 @@ use std::io;
 
 use crate::Envelope;
 use crate::envelope::EntityRecord;
-use crate::json::{write_ip, write_str, write_u64};
+use crate::json::{Members, write_ip, write_str, write_str_object, write_u64};
 
 /// Writes the canonical JSON of `envelope` with `seq` and `prev_hash`, without `hash`.
 ///
@@ -86,15 +86,15 @@ pub(crate) fn tail(out: &mut Vec<u8>, envelope: &Envelope) {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"display\":");
-        write_str(out, &s.display);
-        out.extend_from_slice(b",\"id\":");
-        write_str(out, &s.id);
-        out.extend_from_slice(b",\"role\":");
-        write_str(out, &s.role);
-        out.extend_from_slice(b",\"type\":");
-        write_str(out, &s.kind);
-        out.push(b'}');
+        write_str_object(
+            out,
+            &[
+                ("display", &s.display),
+                ("id", &s.id),
+                ("role", &s.role),
+                ("type", &s.kind),
+            ],
+        );
     }
     out.extend_from_slice(b"],\"version\":");
     write_u64(out, u64::from(envelope.version));
@@ -102,30 +102,19 @@ pub(crate) fn tail(out: &mut Vec<u8>, envelope: &Envelope) {
 }
 
 fn entity(out: &mut Vec<u8>, e: &EntityRecord) {
-    out.extend_from_slice(b"{\"display\":");
-    write_str(out, &e.display);
-    out.extend_from_slice(b",\"id\":");
-    write_str(out, &e.id);
-    out.extend_from_slice(b",\"type\":");
-    write_str(out, &e.kind);
-    out.push(b'}');
+    write_str_object(
+        out,
+        &[("display", &e.display), ("id", &e.id), ("type", &e.kind)],
+    );
 }
 
 fn context(out: &mut Vec<u8>, context: &crate::Context) {
     // Keys in sorted order: extra, ip, request_id, tenant, trace_id, user_agent.
     out.push(b'{');
-    let mut first = true;
-    let mut key = |out: &mut Vec<u8>, name: &[u8]| {
-        if !std::mem::take(&mut first) {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend_from_slice(name);
-        out.extend_from_slice(b"\":");
-    };
+    let mut members = Members::new();
     let extra = context.extra();
     if !extra.is_empty() {
-        key(out, b"extra");
+        members.key(out, "extra");
         let mut pairs: Vec<(&String, &String)> = extra.iter().collect();
         pairs.sort_by(|a, b| utf16_order(a.0, b.0));
         out.push(b'{');
@@ -140,18 +129,18 @@ fn context(out: &mut Vec<u8>, context: &crate::Context) {
         out.push(b'}');
     }
     if let Some(ip) = context.ip_addr() {
-        key(out, b"ip");
+        members.key(out, "ip");
         write_ip(out, ip);
     }
     let rest = [
-        (&b"request_id"[..], context.request_id_str()),
-        (b"tenant", context.tenant_str()),
-        (b"trace_id", context.trace_id_str()),
-        (b"user_agent", context.user_agent_str()),
+        ("request_id", context.request_id_str()),
+        ("tenant", context.tenant_str()),
+        ("trace_id", context.trace_id_str()),
+        ("user_agent", context.user_agent_str()),
     ];
     for (name, v) in rest {
         if let Some(v) = v {
-            key(out, name);
+            members.key(out, name);
             write_str(out, v);
         }
     }

@@ -3,7 +3,7 @@
 //! machinery and with strings escaped a word at a time.
 
 use super::{EntityRecord, Envelope};
-use crate::json::{write_ip, write_str, write_u64};
+use crate::json::{Members, write_ip, write_str, write_str_object, write_u64};
 
 /// Writes the envelope up to and including its `context`, without the closing brace: what
 /// every line shares whatever its chain fields.
@@ -20,12 +20,16 @@ pub(crate) fn body(out: &mut Vec<u8>, e: &Envelope) {
     out.extend_from_slice(e.outcome.as_str().as_bytes());
     out.extend_from_slice(b"\",\"actor\":");
     let actor = &e.actor;
-    out.extend_from_slice(b"{\"type\":");
-    write_str(out, &actor.kind);
-    out.extend_from_slice(b",\"id\":");
-    write_str(out, &actor.id);
-    out.extend_from_slice(b",\"display\":");
-    write_str(out, &actor.display);
+    let mut members = Members::new();
+    out.push(b'{');
+    for (name, value) in [
+        ("type", &actor.kind[..]),
+        ("id", &actor.id),
+        ("display", &actor.display),
+    ] {
+        members.key(out, name);
+        write_str(out, value);
+    }
     if let Some(principal) = &actor.on_behalf_of {
         out.extend_from_slice(b",\"on_behalf_of\":");
         entity(out, principal);
@@ -35,15 +39,15 @@ pub(crate) fn body(out: &mut Vec<u8>, e: &Envelope) {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"role\":");
-        write_str(out, &s.role);
-        out.extend_from_slice(b",\"type\":");
-        write_str(out, &s.kind);
-        out.extend_from_slice(b",\"id\":");
-        write_str(out, &s.id);
-        out.extend_from_slice(b",\"display\":");
-        write_str(out, &s.display);
-        out.push(b'}');
+        write_str_object(
+            out,
+            &[
+                ("role", &s.role),
+                ("type", &s.kind),
+                ("id", &s.id),
+                ("display", &s.display),
+            ],
+        );
     }
     out.push(b']');
     if let Some(message) = &e.message {
@@ -79,49 +83,38 @@ pub(crate) fn close(
 }
 
 fn entity(out: &mut Vec<u8>, e: &EntityRecord) {
-    out.extend_from_slice(b"{\"type\":");
-    write_str(out, &e.kind);
-    out.extend_from_slice(b",\"id\":");
-    write_str(out, &e.id);
-    out.extend_from_slice(b",\"display\":");
-    write_str(out, &e.display);
-    out.push(b'}');
+    write_str_object(
+        out,
+        &[("type", &e.kind), ("id", &e.id), ("display", &e.display)],
+    );
 }
 
 /// The context as its `Serialize` impl writes it: the fields that are set, in declaration
 /// order, `extra` in key order.
 fn context(out: &mut Vec<u8>, context: &crate::Context) {
     out.push(b'{');
-    let mut first = true;
-    let mut key = |out: &mut Vec<u8>, name: &[u8]| {
-        if !std::mem::take(&mut first) {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend_from_slice(name);
-        out.extend_from_slice(b"\":");
-    };
+    let mut members = Members::new();
     if let Some(v) = context.request_id_str() {
-        key(out, b"request_id");
+        members.key(out, "request_id");
         write_str(out, v);
     }
     if let Some(ip) = context.ip_addr() {
-        key(out, b"ip");
+        members.key(out, "ip");
         write_ip(out, ip);
     }
     for (name, v) in [
-        (&b"user_agent"[..], context.user_agent_str()),
-        (b"tenant", context.tenant_str()),
-        (b"trace_id", context.trace_id_str()),
+        ("user_agent", context.user_agent_str()),
+        ("tenant", context.tenant_str()),
+        ("trace_id", context.trace_id_str()),
     ] {
         if let Some(v) = v {
-            key(out, name);
+            members.key(out, name);
             write_str(out, v);
         }
     }
     let extra = context.extra();
     if !extra.is_empty() {
-        key(out, b"extra");
+        members.key(out, "extra");
         out.push(b'{');
         for (i, (k, v)) in extra.iter().enumerate() {
             if i > 0 {
