@@ -113,6 +113,7 @@ impl Members {
 
     /// Writes the comma before every member but the first, then `"name":`. `name` needs no
     /// escape.
+    #[inline]
     pub(crate) fn key(&mut self, out: &mut Vec<u8>, name: &str) {
         if !std::mem::take(&mut self.first) {
             out.push(b',');

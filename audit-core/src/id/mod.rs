@@ -180,7 +180,13 @@ impl EncodedId {
     #[must_use]
     pub fn as_str(&self) -> &str {
         // Only ASCII is ever written into the buffer; the fallback is unreachable.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The text form's bytes, without the UTF-8 check of [`as_str`](Self::as_str).
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
     }
 }
 
