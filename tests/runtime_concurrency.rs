@@ -196,3 +196,66 @@ fn two_auditors_append_to_one_file() {
     let emitted: HashSet<EventId> = from_a.iter().chain(&from_b).copied().collect();
     assert_eq!(stored, emitted);
 }
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "timed out: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// In background mode a worker waits a little for its batch to fill (`linger`): a flush ends
+/// the wait at once, a filled half-batch wakes it, and a lone event is written when the wait
+/// runs out, without a flush.
+#[test]
+fn background_workers_linger_but_never_hold_events() {
+    let event = |n| AccountDebited {
+        teller: EntityRef::new(UserId::new(), "Tess"),
+        account: EntityRef::new(AccountId::new(), "Savings"),
+        thread: 0,
+        n,
+    };
+
+    // A long linger: a flush does not wait for it.
+    let memory = MemorySink::new();
+    let auditor = Auditor::builder()
+        .sink(memory.clone())
+        .background(1_000)
+        .batch_size(8)
+        .linger(std::time::Duration::from_secs(60))
+        .build()
+        .expect("build");
+    auditor.emit(event(0)).expect("emit");
+    let start = std::time::Instant::now();
+    auditor.flush().expect("flush");
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(memory.events().len(), 1);
+
+    // Half a batch wakes the worker: with batches of 8, every 4th event.
+    for n in 1..=100 {
+        auditor.emit(event(n)).expect("emit");
+    }
+    wait_for("filled half-batches are written without a flush", || {
+        memory.events().len() >= 97
+    });
+    assert!(auditor.shutdown().is_clean());
+    assert_eq!(memory.events().len(), 101, "shutdown writes the rest");
+
+    // A short linger: a lone event is written when it runs out.
+    let memory = MemorySink::new();
+    let auditor = Auditor::builder()
+        .sink(memory.clone())
+        .background(1_000)
+        .batch_size(8)
+        .linger(std::time::Duration::from_millis(20))
+        .build()
+        .expect("build");
+    auditor.emit(event(0)).expect("emit");
+    wait_for("a lone event is written after the linger", || {
+        memory.events().len() == 1
+    });
+}

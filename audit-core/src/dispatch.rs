@@ -124,6 +124,20 @@ struct State {
     wakers: Vec<Waker>,
     /// Envelopes written, for the next emitter to free (see [`Worker::write`]).
     spent: Vec<Arc<Sealed>>,
+    /// What the worker is waiting for, so that emitters wake it only when it must be.
+    waiting: Waiting,
+}
+
+/// What a sink's worker is doing, as far as emitters need to know.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Waiting {
+    /// Working: it looks at the queue before it waits again.
+    #[default]
+    Busy,
+    /// Waiting for an event: the next one wakes it.
+    Idle,
+    /// Waiting for a batch to fill: an emitter wakes it once this many are queued.
+    Lingering(usize),
 }
 
 /// At most this many written envelopes wait for an emitter to free them; past it, the
@@ -153,6 +167,7 @@ pub struct AuditorBuilder {
     /// `background`.
     block: bool,
     batch_size: usize,
+    linger: Duration,
     retry: Retry,
 }
 
@@ -163,6 +178,7 @@ impl Default for AuditorBuilder {
             mode: Mode::Sync,
             block: false,
             batch_size: 1024,
+            linger: Duration::from_millis(1),
             retry: Retry {
                 initial: Duration::from_millis(10),
                 max: Duration::from_secs(5),
@@ -181,6 +197,7 @@ impl fmt::Debug for AuditorBuilder {
             )
             .field("mode", &self.mode)
             .field("batch_size", &self.batch_size)
+            .field("linger", &self.linger)
             .finish_non_exhaustive()
     }
 }
@@ -217,6 +234,15 @@ impl AuditorBuilder {
     /// The most envelopes a sink receives in one batch (default 1024).
     pub fn batch_size(mut self, size: usize) -> Self {
         self.batch_size = size.max(1);
+        self
+    }
+
+    /// In background mode, how long a sink's worker waits for more events when it finds
+    /// fewer than half a batch queued (default 1 ms; zero writes at once). Larger batches
+    /// cost less per event, and emitters rarely have to wake the worker; a flush, a full
+    /// batch or shutdown ends the wait. Synchronous mode never waits: `emit` is waiting.
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
         self
     }
 
@@ -257,10 +283,18 @@ impl AuditorBuilder {
                 work: Condvar::new(),
                 progress: Condvar::new(),
             });
+            let linger = match self.mode {
+                Mode::Background { capacity, .. } if !self.linger.is_zero() => Some(Linger {
+                    wait: self.linger,
+                    until: (self.batch_size / 2).min(capacity / 2).max(1),
+                }),
+                _ => None,
+            };
             let worker = Worker {
                 shared: Arc::clone(&s),
                 sink,
                 batch_size: self.batch_size,
+                linger,
                 retry: self.retry,
                 batch: Vec::new(),
             };
@@ -809,7 +843,15 @@ impl Inner {
             state.queue.push_back(Arc::clone(envelope));
             state.enqueued += 1;
             tickets.push((state.enqueued, state.failures));
-            if state.queue.len() == 1 {
+            let wake = match state.waiting {
+                Waiting::Busy => false,
+                Waiting::Idle => true,
+                Waiting::Lingering(until) => state.queue.len() >= until,
+            };
+            if wake {
+                // A wake-up is a system call: one per idle period or filled batch, not one
+                // per event.
+                state.waiting = Waiting::Busy;
                 shared.work.notify_one();
             }
         }
@@ -991,9 +1033,18 @@ struct Worker {
     shared: Arc<Shared>,
     sink: Box<dyn Sink>,
     batch_size: usize,
+    /// Background mode: how long to wait for a batch to fill.
+    linger: Option<Linger>,
     retry: Retry,
     /// The batch being written; its allocation is reused from batch to batch.
     batch: Vec<Arc<Sealed>>,
+}
+
+/// How long a worker waits for a batch to fill, and how many events end the wait.
+#[derive(Clone, Copy, Debug)]
+struct Linger {
+    wait: Duration,
+    until: usize,
 }
 
 enum Job {
@@ -1023,6 +1074,7 @@ impl Worker {
 
     fn next_job(&mut self) -> Job {
         let mut state = self.shared.lock();
+        let mut lingered = false;
         loop {
             // A flush goes first once everything it waits for is written, so that emitters
             // that keep the queue busy do not starve it.
@@ -1032,6 +1084,23 @@ impl Worker {
                 return Job::Flush(state.written);
             }
             if !state.queue.is_empty() {
+                if let Some(linger) = self.linger
+                    && !lingered
+                    && state.queue.len() < linger.until
+                    && !state.closing
+                    && state.flush_target <= state.flushed
+                {
+                    lingered = true;
+                    state.waiting = Waiting::Lingering(linger.until);
+                    state = self
+                        .shared
+                        .work
+                        .wait_timeout(state, linger.wait)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                    state.waiting = Waiting::Busy;
+                    continue;
+                }
                 let n = state.queue.len().min(self.batch_size);
                 self.batch.extend(state.queue.drain(..n));
                 return Job::Write;
@@ -1047,11 +1116,13 @@ impl Worker {
                 state = self.shared.lock();
                 continue;
             }
+            state.waiting = Waiting::Idle;
             state = self
                 .shared
                 .work
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+            state.waiting = Waiting::Busy;
         }
     }
 

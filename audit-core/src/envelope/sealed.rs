@@ -24,12 +24,19 @@ pub(crate) struct Sealed {
 
 /// The chain-independent serialized forms of a sealed envelope.
 pub(crate) struct Forms {
-    /// Compact JSON of the envelope without its chain fields, and without the closing `}`.
-    line: Vec<u8>,
+    /// Compact JSON of the envelope without its chain fields and without the closing `}`,
+    /// then the canonical JSON after `seq`'s value (`,"subjects":[...],"version":N}`): one
+    /// allocation for both.
+    bytes: Vec<u8>,
+    /// Where the line ends and the canonical tail starts in `bytes`.
+    line_end: usize,
     /// SHA-256 over the canonical JSON up to and including `"prev_hash":`.
     canonical_head: Sha256,
-    /// The canonical JSON after `seq`'s value: `,"subjects":[...],"version":N}`.
-    canonical_tail: Vec<u8>,
+}
+
+thread_local! {
+    /// The canonical head is hashed and dropped: written into one buffer per thread.
+    static HEAD: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Sealed {
@@ -71,20 +78,27 @@ impl Sealed {
 
 impl Forms {
     fn of(envelope: &Envelope) -> Result<Self, String> {
-        let mut line = Vec::with_capacity(512);
-        super::line::body(&mut line, envelope);
+        let hash_head = |head: &mut Vec<u8>| {
+            head.clear();
+            canonical::head(head, envelope)
+                .map_err(|e| format!("it has no canonical JSON to hash: {e}"))?;
+            Ok::<_, String>(Sha256::new_with_prefix(&head))
+        };
+        let canonical_head = HEAD
+            .try_with(|head| hash_head(&mut head.borrow_mut()))
+            .unwrap_or_else(|_| hash_head(&mut Vec::new()))?;
 
-        let mut head = Vec::with_capacity(512);
-        canonical::head(&mut head, envelope)
-            .map_err(|e| format!("it has no canonical JSON to hash: {e}"))?;
-        let mut canonical_tail = Vec::with_capacity(128);
-        canonical::tail(&mut canonical_tail, envelope);
-        let mut canonical_head = Sha256::new();
-        canonical_head.update(&head);
+        let mut bytes = Vec::with_capacity(1024);
+        super::line::body(&mut bytes, envelope);
+        let line_end = bytes.len();
+        canonical::tail(&mut bytes, envelope);
+        if bytes.capacity() - bytes.len() > 256 {
+            bytes.shrink_to_fit();
+        }
         Ok(Forms {
-            line,
+            bytes,
+            line_end,
             canonical_head,
-            canonical_tail,
         })
     }
 
@@ -95,7 +109,7 @@ impl Forms {
         canonical::position(&mut position, seq, prev_hash);
         let mut hasher = self.canonical_head.clone();
         hasher.update(&position);
-        hasher.update(&self.canonical_tail);
+        hasher.update(&self.bytes[self.line_end..]);
         crate::chain::hex(&hasher.finalize())
     }
 
@@ -112,7 +126,7 @@ impl Forms {
     /// `hash`), without a newline: the bytes `serde_json` writes for the envelope with those
     /// chain fields.
     pub(crate) fn write_line(&self, out: &mut Vec<u8>, seq: u64, prev_hash: &str, hash: &str) {
-        out.extend_from_slice(&self.line);
+        out.extend_from_slice(&self.bytes[..self.line_end]);
         super::line::close(out, Some(seq), Some(prev_hash), Some(hash));
     }
 }
