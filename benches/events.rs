@@ -9,7 +9,8 @@
 //! which one redacted, a request context) three ways, each iteration building the event from
 //! the same inputs and writing one line of JSON into a reused buffer:
 //!
-//! - `audit_core`: `Envelope::from_event` + `Envelope::write_json`;
+//! - `audit_core`: `Envelope::of` (what `Auditor::emit` does: it takes the event, so the
+//!   display names move into the envelope) + `Envelope::write_json`;
 //! - `floor`: a hand-written nested struct with `#[derive(Serialize)]`, holding owned `String`s
 //!   for the IDs and display names as a user would build it, a fresh `EventId` and the time
 //!   now, written with `serde_json::to_writer`: the least an equivalent JSON line can cost;
@@ -113,7 +114,7 @@ fn audit_core_line(i: &Inputs, context: &Context, out: &mut Vec<u8>) {
         gift_note: i.gift_note.clone(),
         card_last4: Redacted::new(i.card_last4.clone()),
     };
-    let envelope = Envelope::from_event(&event, context).expect("the event serializes");
+    let envelope = Envelope::of(event, context).expect("the event serializes");
     out.clear();
     envelope.write_json(out);
 }

@@ -743,3 +743,62 @@ fn details_read_back_as_a_typed_value() {
         }
     );
 }
+
+#[derive(AuditEvent)]
+#[audit(action = "user.impersonated", message = "{support} opened {account}")]
+pub struct Impersonated {
+    #[audit(actor)]
+    pub support: Actor,
+    #[audit(subject)]
+    pub account: EntityRef<UserId>,
+}
+
+#[derive(AuditEvent)]
+#[audit(action = "user.renamed", message = "{user} renamed")]
+pub struct Renamed {
+    #[audit(actor, subject)]
+    pub user: EntityRef<UserId>,
+    pub name: String,
+}
+
+/// `Envelope::of`, which `emit` uses, moves the names out of the event rather than copying
+/// them: the envelope is the one `from_event` builds, for every kind of actor and subject
+/// field, including one field that is both.
+#[test]
+fn taking_the_event_gives_the_same_envelope() {
+    let context = request_context();
+    let same = |by_ref: Envelope, by_value: Envelope| {
+        assert_eq!(pinned(by_ref), pinned(by_value));
+    };
+    same(
+        envelope_of(&purchase(), &context),
+        Envelope::of(purchase(), &context).expect("envelope"),
+    );
+    let impersonated = || Impersonated {
+        support: Actor::on_behalf_of(
+            EntityRef::new(UserId::from_bytes([7; 16]), "Support agent"),
+            alice(),
+        ),
+        account: alice(),
+    };
+    same(
+        envelope_of(&impersonated(), &context),
+        Envelope::of(impersonated(), &context).expect("envelope"),
+    );
+    let system = || Impersonated {
+        support: Actor::system("nightly-job"),
+        account: alice(),
+    };
+    same(
+        envelope_of(&system(), &context),
+        Envelope::of(system(), &context).expect("envelope"),
+    );
+    let renamed = || Renamed {
+        user: alice(),
+        name: "Alicia".into(),
+    };
+    let taken = Envelope::of(renamed(), &context).expect("envelope");
+    assert_eq!(taken.actor.display, "Alice");
+    assert_eq!(taken.subjects[0].display, "Alice");
+    same(envelope_of(&renamed(), &context), taken);
+}

@@ -533,13 +533,12 @@ impl Auditor {
     /// # Errors
     ///
     /// An [`EmitError`]; see the [module docs](self).
-    #[allow(clippy::needless_pass_by_value)] // The event is spent: it cannot be emitted twice.
     pub fn emit_with<E: AuditEvent>(
         &self,
         context: &Context,
         event: E,
     ) -> Result<EventId, EmitError> {
-        self.emit_envelope(Envelope::from_event(&event, context)?)
+        self.emit_envelope(Envelope::of(event, context)?)
     }
 
     /// Emits an envelope built with [`Envelope::from_event`], for instance after changing its
@@ -589,7 +588,7 @@ impl Auditor {
         context: &Context,
         event: E,
     ) -> Result<EventId, EmitError> {
-        self.emit_envelope_async(Envelope::from_event(&event, context)?)
+        self.emit_envelope_async(Envelope::of(event, context)?)
             .await
     }
 

@@ -41,11 +41,33 @@ pub(crate) fn call_on_field(
     ty: &syn::Type,
     after: TokenStream,
 ) -> TokenStream {
+    call_on(quote::quote!(&self.), path, before, member, ty, after)
+}
+
+/// [`call_on_field`] with `&mut self.member`.
+pub(crate) fn call_on_field_mut(
+    path: TokenStream,
+    before: TokenStream,
+    member: &syn::Ident,
+    ty: &syn::Type,
+    after: TokenStream,
+) -> TokenStream {
+    call_on(quote::quote!(&mut self.), path, before, member, ty, after)
+}
+
+fn call_on(
+    receiver: TokenStream,
+    path: TokenStream,
+    before: TokenStream,
+    member: &syn::Ident,
+    ty: &syn::Type,
+    after: TokenStream,
+) -> TokenStream {
     let (first, last) = first_last(ty);
     let mut member = member.clone();
     member.set_span(last);
     let mut inner = respan(before, first);
-    inner.extend(respan(quote::quote!(&self.), first));
+    inner.extend(respan(receiver, first));
     inner.extend(quote::quote!(#member));
     inner.extend(respan(after, first));
     let mut group = Group::new(proc_macro2::Delimiter::Parenthesis, inner);

@@ -310,6 +310,21 @@ impl<E: AuditEvent> Serialize for Details<'_, E> {
     }
 }
 
+/// An event's details as checked JSON text, and its rendered message.
+fn rendered<E: AuditEvent>(event: &E) -> Result<(Box<RawValue>, Option<String>), EventError> {
+    let details =
+        serde_json::value::to_raw_value(&ijson::Checked(&Details(event))).map_err(|source| {
+            EventError::Details {
+                action: E::ACTION,
+                source,
+            }
+        })?;
+    let message = event
+        .message()
+        .map_err(|_| EventError::Message { action: E::ACTION })?;
+    Ok((details, message))
+}
+
 impl Envelope {
     /// Builds the envelope of `event` in `context`: a new [`EventId`], the time now, the
     /// event's outcome, its actor and subjects with their display names, the rendered message
@@ -340,33 +355,77 @@ impl Envelope {
     /// [`EventError`] when the details do not serialize or hold a number JSON cannot carry
     /// faithfully.
     pub fn from_event<E: AuditEvent>(event: &E, context: &Context) -> Result<Self, EventError> {
-        let details = serde_json::value::to_raw_value(&ijson::Checked(&Details(event))).map_err(
-            |source| EventError::Details {
-                action: E::ACTION,
-                source,
-            },
-        )?;
-        let message = event
-            .message()
-            .map_err(|_| EventError::Message { action: E::ACTION })?;
+        let (details, message) = rendered(event)?;
+        Ok(Self::assemble::<E>(
+            event.outcome(),
+            (event.actor(), event.subjects()),
+            details,
+            message,
+            context,
+        ))
+    }
+
+    /// [`from_event`](Self::from_event), taking the event: its display names move into the
+    /// envelope rather than being copied. What [`Auditor::emit`](crate::Auditor::emit) does.
+    ///
+    /// ```
+    /// use audit_core::{AuditEvent, Context, EntityRef, Envelope, PrefixedId};
+    /// # #[derive(PrefixedId)]
+    /// # #[id(prefix = "user")]
+    /// # pub struct UserId([u8; 16]);
+    /// #[derive(AuditEvent)]
+    /// #[audit(action = "user.logged_in", message = "{actor} logged in")]
+    /// pub struct LoggedIn {
+    ///     #[audit(actor, subject)]
+    ///     pub user: EntityRef<UserId>,
+    /// }
+    ///
+    /// let envelope = Envelope::of(LoggedIn { user: EntityRef::new(UserId::new(), "Alice") }, &Context::new())?;
+    /// assert_eq!(envelope.actor.display, "Alice");
+    /// assert_eq!(envelope.subjects[0].display, "Alice");
+    /// # Ok::<(), audit_core::envelope::EventError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`from_event`](Self::from_event).
+    pub fn of<E: AuditEvent>(mut event: E, context: &Context) -> Result<Self, EventError> {
+        let (details, message) = rendered(&event)?;
+        let outcome = event.outcome();
+        Ok(Self::assemble::<E>(
+            outcome,
+            event.__take_records(),
+            details,
+            message,
+            context,
+        ))
+    }
+
+    fn assemble<E: AuditEvent>(
+        outcome: Outcome,
+        (actor, subjects): (ActorRecord, Vec<SubjectRecord>),
+        details: Box<RawValue>,
+        message: Option<String>,
+        context: &Context,
+    ) -> Self {
         // One clock reading for both: the ID's milliseconds are the timestamp's (or later,
         // when the ID's counter ran over).
         let occurred_at = Timestamp::now();
-        Ok(Envelope {
+        Envelope {
             id: EventId::from_bytes(crate::id::sortable::bytes16_at(occurred_at.unix_ms())),
             action: Cow::Borrowed(E::ACTION),
             version: E::VERSION,
             occurred_at,
-            outcome: event.outcome(),
-            actor: event.actor(),
-            subjects: event.subjects(),
+            outcome,
+            actor,
+            subjects,
             message,
             details,
             context: context.clone(),
             seq: None,
             prev_hash: None,
             hash: None,
-        })
+        }
     }
 
     /// The same envelope with another outcome.

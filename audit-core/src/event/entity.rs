@@ -94,6 +94,15 @@ impl<I: PrefixedId> EntityRef<I> {
         }
     }
 
+    /// [`record`](Self::record), moving the display name out, leaving it empty.
+    fn take_record(&mut self) -> EntityRecord {
+        EntityRecord {
+            kind: Cow::Borrowed(I::NAME),
+            id: self.id.encode().as_str().to_owned(),
+            display: std::mem::take(&mut self.display),
+        }
+    }
+
     /// [`record`](Self::record), moving the display name rather than copying it.
     pub(crate) fn into_record(self) -> EntityRecord {
         EntityRecord {
@@ -200,17 +209,37 @@ impl fmt::Display for Actor {
 pub trait ActorField {
     /// The actor as the envelope records it.
     fn actor_record(&self) -> ActorRecord;
+
+    /// [`actor_record`](Self::actor_record), moving the names out of the field rather than
+    /// copying them, for an event being consumed: the field's names are left empty.
+    #[doc(hidden)]
+    fn take_actor_record(&mut self) -> ActorRecord {
+        self.actor_record()
+    }
 }
 
 impl<I: PrefixedId> ActorField for EntityRef<I> {
     fn actor_record(&self) -> ActorRecord {
         ActorRecord::from(self.record())
     }
+
+    fn take_actor_record(&mut self) -> ActorRecord {
+        ActorRecord::from(self.take_record())
+    }
 }
 
 impl ActorField for Actor {
     fn actor_record(&self) -> ActorRecord {
         self.0.clone()
+    }
+
+    fn take_actor_record(&mut self) -> ActorRecord {
+        ActorRecord {
+            kind: self.0.kind.clone(),
+            id: std::mem::take(&mut self.0.id),
+            display: std::mem::take(&mut self.0.display),
+            on_behalf_of: self.0.on_behalf_of.take(),
+        }
     }
 }
 
@@ -224,16 +253,22 @@ impl ActorField for Actor {
 pub trait SubjectField {
     /// Appends this field's subjects, under `role`.
     fn push_subjects(&self, role: &'static str, out: &mut Vec<SubjectRecord>);
+
+    /// [`push_subjects`](Self::push_subjects), moving the names out of the field rather than
+    /// copying them, for an event being consumed: the field's names are left empty.
+    #[doc(hidden)]
+    fn take_subjects(&mut self, role: &'static str, out: &mut Vec<SubjectRecord>) {
+        self.push_subjects(role, out);
+    }
 }
 
 impl<I: PrefixedId> SubjectField for EntityRef<I> {
     fn push_subjects(&self, role: &'static str, out: &mut Vec<SubjectRecord>) {
-        out.push(SubjectRecord {
-            role: Cow::Borrowed(role),
-            kind: Cow::Borrowed(I::NAME),
-            id: self.id.encode().as_str().to_owned(),
-            display: self.display.clone(),
-        });
+        out.push(SubjectRecord::from_entity(role, self.record()));
+    }
+
+    fn take_subjects(&mut self, role: &'static str, out: &mut Vec<SubjectRecord>) {
+        out.push(SubjectRecord::from_entity(role, self.take_record()));
     }
 }
 
@@ -243,12 +278,35 @@ impl<I: PrefixedId> SubjectField for Option<EntityRef<I>> {
             entity.push_subjects(role, out);
         }
     }
+
+    fn take_subjects(&mut self, role: &'static str, out: &mut Vec<SubjectRecord>) {
+        if let Some(entity) = self {
+            entity.take_subjects(role, out);
+        }
+    }
 }
 
 impl<I: PrefixedId> SubjectField for Vec<EntityRef<I>> {
     fn push_subjects(&self, role: &'static str, out: &mut Vec<SubjectRecord>) {
         for entity in self {
             entity.push_subjects(role, out);
+        }
+    }
+
+    fn take_subjects(&mut self, role: &'static str, out: &mut Vec<SubjectRecord>) {
+        for entity in self {
+            entity.take_subjects(role, out);
+        }
+    }
+}
+
+impl SubjectRecord {
+    fn from_entity(role: &'static str, entity: EntityRecord) -> Self {
+        SubjectRecord {
+            role: Cow::Borrowed(role),
+            kind: entity.kind,
+            id: entity.id,
+            display: entity.display,
         }
     }
 }

@@ -89,6 +89,14 @@ pub trait AuditEvent {
     /// What was acted on, in field order.
     fn subjects(&self) -> Vec<SubjectRecord>;
 
+    /// [`actor`](Self::actor) and [`subjects`](Self::subjects), moving the display names
+    /// out of the fields rather than copying them: for an event being consumed, whose names
+    /// are left empty. The derive implements it; the default copies.
+    #[doc(hidden)]
+    fn __take_records(&mut self) -> (ActorRecord, Vec<SubjectRecord>) {
+        (self.actor(), self.subjects())
+    }
+
     /// How the action ended: the `#[audit(outcome)]` field, or success.
     fn outcome(&self) -> Outcome {
         Outcome::Success

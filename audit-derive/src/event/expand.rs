@@ -8,7 +8,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use super::template::Piece;
 use super::valid::{Event, Field, Role};
-use crate::respan::{call_on_field, respan};
+use crate::respan::{call_on_field, call_on_field_mut, respan};
 use crate::type_text::type_text;
 
 pub(super) fn expand(event: &Event<'_>) -> TokenStream {
@@ -23,6 +23,7 @@ pub(super) fn expand(event: &Event<'_>) -> TokenStream {
 
     let actor_fn = actor_fn(event, &p);
     let subjects_fn = subjects_fn(event, &p);
+    let take_records_fn = take_records_fn(event, &p);
     let outcome_fn = outcome_fn(event, &p);
     let message_fn = message_fn(event, &p);
     let details_fn = details_fn(event, &p);
@@ -38,6 +39,7 @@ pub(super) fn expand(event: &Event<'_>) -> TokenStream {
                 const VERSION: u32 = #version;
                 #actor_fn
                 #subjects_fn
+                #take_records_fn
                 #outcome_fn
                 #message_fn
                 #details_fn
@@ -100,6 +102,60 @@ fn subjects_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
             let mut subjects = #p::Vec::with_capacity(#count);
             #(#pushes)*
             subjects
+        }
+    }
+}
+
+/// `__take_records`: the actor and subjects with their names moved out of the fields. A
+/// field that is both actor and subject is copied for the actor, then moved for the subject.
+/// The calls carry the same spans as those of `actor` and `subjects`, so a field of the wrong
+/// type is reported once: rustc merges the identical errors.
+fn take_records_fn(event: &Event<'_>, p: &TokenStream) -> TokenStream {
+    let Some(actor) = event.fields.iter().find(|f| f.role.is_actor()) else {
+        return TokenStream::new();
+    };
+    let take_actor = if actor.role.is_subject() {
+        call_on_field(
+            quote!(#p::ActorField::actor_record),
+            quote!(),
+            &actor.member,
+            &actor.ty,
+            quote!(),
+        )
+    } else {
+        call_on_field_mut(
+            quote!(#p::ActorField::take_actor_record),
+            quote!(),
+            &actor.member,
+            &actor.ty,
+            quote!(),
+        )
+    };
+    let subjects: Vec<&Field> = event
+        .fields
+        .iter()
+        .filter(|f| f.role.is_subject())
+        .collect();
+    let count = subjects.len();
+    let takes = subjects.iter().map(|f| {
+        let role = f.subject_role.as_deref().unwrap_or_default();
+        let call = call_on_field_mut(
+            quote!(#p::SubjectField::take_subjects),
+            quote!(),
+            &f.member,
+            &f.ty,
+            quote!(, #role, &mut subjects),
+        );
+        quote!(#call;)
+    });
+    quote! {
+        fn __take_records(
+            &mut self,
+        ) -> (#p::ActorRecord, #p::Vec<#p::SubjectRecord>) {
+            let actor = #take_actor;
+            let mut subjects = #p::Vec::with_capacity(#count);
+            #(#takes)*
+            (actor, subjects)
         }
     }
 }

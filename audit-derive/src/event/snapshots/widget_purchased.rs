@@ -23,6 +23,28 @@ const _: () = {
             );
             subjects
         }
+        fn __take_records(
+            &mut self,
+        ) -> (
+            ::audit_core::__private::ActorRecord,
+            ::audit_core::__private::Vec<::audit_core::__private::SubjectRecord>,
+        ) {
+            let actor = ::audit_core::__private::ActorField::take_actor_record(
+                &mut self.buyer,
+            );
+            let mut subjects = ::audit_core::__private::Vec::with_capacity(2usize);
+            ::audit_core::__private::SubjectField::take_subjects(
+                &mut self.widget,
+                "item",
+                &mut subjects,
+            );
+            ::audit_core::__private::SubjectField::take_subjects(
+                &mut self.also,
+                "also",
+                &mut subjects,
+            );
+            (actor, subjects)
+        }
         fn outcome(&self) -> ::audit_core::__private::Outcome {
             ::audit_core::__private::outcome_of(&self.outcome)
         }
