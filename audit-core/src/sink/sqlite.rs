@@ -253,6 +253,8 @@ impl Sink for SqliteSink {
                 )
                 .map_err(db("preparing an insert into"))?;
             let mut json = Vec::with_capacity(1024);
+            let mut actors: Vec<(&str, i64)> = Vec::with_capacity(batch.len());
+            let mut subjects: Vec<(&str, i64)> = Vec::with_capacity(batch.len());
             for sealed in batch.sealed() {
                 let envelope = sealed.envelope();
                 let forms = sealed.writable()?;
@@ -277,20 +279,27 @@ impl Sink for SqliteSink {
                         json,
                     ])
                     .map_err(db("inserting an event into"))?;
-                actor
-                    .execute(params![envelope.actor.id, seq_i])
-                    .map_err(db("inserting an actor into"))?;
+                actors.push((envelope.actor.id.as_str(), seq_i));
                 if let Some(principal) = &envelope.actor.on_behalf_of {
-                    actor
-                        .execute(params![principal.id, seq_i])
-                        .map_err(db("inserting an actor into"))?;
+                    actors.push((principal.id.as_str(), seq_i));
                 }
-                for s in &envelope.subjects {
-                    subject
-                        .execute(params![s.id, seq_i])
-                        .map_err(db("inserting a subject into"))?;
-                }
+                subjects.extend(envelope.subjects.iter().map(|s| (s.id.as_str(), seq_i)));
                 head = ChainHead { seq, hash };
+            }
+            // The side tables' keys are random (which actor, which subject): inserted in key
+            // order, consecutive rows land on the same or the next leaf page, which is then
+            // still in cache, rather than anywhere in the index.
+            actors.sort_unstable();
+            subjects.sort_unstable();
+            for (id, seq) in actors {
+                actor
+                    .execute(params![id, seq])
+                    .map_err(db("inserting an actor into"))?;
+            }
+            for (id, seq) in subjects {
+                subject
+                    .execute(params![id, seq])
+                    .map_err(db("inserting a subject into"))?;
             }
         }
         tx.commit().map_err(db("committing to"))?;
