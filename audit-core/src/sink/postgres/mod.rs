@@ -260,11 +260,15 @@ impl Sink for PostgresSink {
         self.runtime
             .block_on(async {
                 let mut tx = pool.begin().await?;
-                store::append(&mut tx, sql, batch.iter()).await?;
+                store::append(&mut tx, sql, batch.sealed()).await?;
                 tx.commit().await?;
                 Ok::<_, PgError>(())
             })
             .map_err(SinkError::other)
+    }
+
+    fn __writes_sealed_forms(&self) -> bool {
+        true
     }
 
     fn name(&self) -> String {

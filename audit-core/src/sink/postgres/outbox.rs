@@ -10,6 +10,7 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use super::{PgError, PostgresAudit, store};
 use crate::envelope::EventError;
+use crate::envelope::sealed::Sealed;
 use crate::sink::SinkError;
 use crate::{AuditEvent, Auditor, Context, Envelope, EventId};
 
@@ -296,11 +297,12 @@ async fn pass(
     others
         .flush()
         .map_err(|e| PassError::Forward(e.to_string()))?;
-    store::append(&mut tx, sql, envelopes.iter()).await?;
+    let sealed: Vec<Sealed> = envelopes.into_iter().map(Sealed::new).collect();
+    store::append(&mut tx, sql, sealed.iter()).await?;
     sqlx::query(AssertSqlSafe(Arc::clone(&sql.delete_outbox)))
         .bind(&outbox_seqs)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(envelopes.len() as u64)
+    Ok(sealed.len() as u64)
 }

@@ -7,6 +7,7 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use super::PgError;
 use crate::Envelope;
 use crate::chain::{ChainHead, GENESIS_HASH};
+use crate::envelope::sealed::Sealed;
 
 /// SQL with the schema name filled in, built once.
 #[derive(Debug)]
@@ -139,9 +140,9 @@ fn seq_i64(seq: u64) -> i64 {
 pub(super) async fn append<'a>(
     conn: &mut PgConnection,
     sql: &Statements,
-    envelopes: impl Iterator<Item = &'a Envelope>,
+    envelopes: impl Iterator<Item = &'a Sealed>,
 ) -> Result<u64, PgError> {
-    let envelopes: Vec<&Envelope> = envelopes.collect();
+    let envelopes: Vec<&Sealed> = envelopes.collect();
     if envelopes.is_empty() {
         return Ok(0);
     }
@@ -152,7 +153,10 @@ pub(super) async fn append<'a>(
         seq: u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0),
         hash: row.try_get(1)?,
     };
-    let ids: Vec<String> = envelopes.iter().map(|e| e.id.to_string()).collect();
+    let ids: Vec<String> = envelopes
+        .iter()
+        .map(|e| e.envelope().id.to_string())
+        .collect();
     let existing: std::collections::HashSet<String> =
         sqlx::query_scalar::<_, String>(AssertSqlSafe(Arc::clone(&sql.existing)))
             .bind(&ids)
@@ -162,21 +166,21 @@ pub(super) async fn append<'a>(
             .collect();
 
     let mut rows = Rows::default();
-    for (envelope, id) in envelopes.iter().zip(ids) {
+    let mut line = Vec::with_capacity(1024);
+    for (sealed, id) in envelopes.iter().zip(ids) {
         if existing.contains(&id) {
             continue;
         }
-        let (seq, hash) = head.next(envelope).map_err(|e| PgError::Corrupt {
+        let forms = sealed.forms().map_err(|reason| PgError::Corrupt {
             seq: head.seq + 1,
-            detail: e.to_string(),
+            detail: format!("the envelope {id} cannot be chained: {reason}"),
         })?;
-        let json =
-            serde_json::to_string(&envelope.view_at(Some(seq), Some(&head.hash), Some(&hash)))
-                .map_err(|e| PgError::Corrupt {
-                    seq,
-                    detail: e.to_string(),
-                })?;
-        rows.push(envelope, id, seq_i64(seq), &head.hash, &hash, json);
+        let ChainHead { seq, hash } = forms.next(&head);
+        line.clear();
+        forms.write_line(&mut line, seq, &head.hash, &hash);
+        // The line is UTF-8: written from `str`s and JSON text.
+        let json = String::from_utf8_lossy(&line).into_owned();
+        rows.push(sealed.envelope(), id, seq_i64(seq), &head.hash, &hash, json);
         head = ChainHead { seq, hash };
     }
     if rows.seqs.is_empty() {
