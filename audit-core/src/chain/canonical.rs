@@ -582,4 +582,50 @@ mod tests {
             assert!(super::details(&mut ours, bad).is_err(), "{bad}");
         }
     }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let key = prop_oneof![
+            "[a-z]{0,3}",
+            "[a-zA-Z0-9_\u{e9}\u{e000}\u{1f600}\\\"\\n]{0,4}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "\\PC{0,6}".prop_map(Value::String),
+            "[\u{0}-\u{7f}]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::vec((key.clone(), inner), 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever JSON the details hold, compact or pretty, the streaming canonicalizer
+        /// writes the bytes the `Value` route writes: stored hashes stay valid.
+        #[test]
+        fn streaming_details_agree_with_the_value_route_on_any_json(
+            value in json_value(),
+            pretty in proptest::prelude::any::<bool>(),
+        ) {
+            let text = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            let mut ours = Vec::new();
+            super::details(&mut ours, &text).unwrap();
+            proptest::prop_assert_eq!(String::from_utf8(ours).unwrap(), via_value(&text).unwrap());
+        }
+    }
 }
