@@ -10,6 +10,15 @@
 //! - **in the background** (`.background(capacity)`), returns at once. A full queue returns
 //!   [`EmitError::Full`] (or blocks, with `.block_when_full(true)`, for synchronous
 //!   programs); [`Auditor::emit_async`] waits for room without blocking an executor.
+
+//!
+//! Work is split so that a sink's single worker does as little per event as it can: the
+//! emitting thread renders the event, and for the chained sinks also writes the envelope's
+//! JSON line and hashes the chain-independent part of its canonical form; the worker hashes
+//! the chain position, writes and syncs. It takes up to
+//! [`batch_size`](AuditorBuilder::batch_size) events per batch (default 8192), and in
+//! background mode waits up to [`linger`](AuditorBuilder::linger) (default 1 ms) for a batch
+//! to fill, so that emitters wake it once per half batch rather than once per event.
 //!
 //! A failing sink is retried with exponential backoff, with the same batch, until it
 //! succeeds: events are never dropped. The failure is reported: [`Auditor::flush`] and a

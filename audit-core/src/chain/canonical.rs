@@ -382,10 +382,29 @@ impl<'a> Parser<'a> {
         ) {
             self.at += 1;
         }
-        let n: serde_json::Number = serde_json::from_str(&self.text[start..self.at])
-            .map_err(|e| self.error(&e.to_string()))?;
+        let token = &self.text[start..self.at];
+        if is_small_integer(token) {
+            // Already in its canonical form: what `serde_json` reads as an i64 or u64 and
+            // writes back unchanged.
+            out.extend_from_slice(token.as_bytes());
+            return Ok(());
+        }
+        let n: serde_json::Number =
+            serde_json::from_str(token).map_err(|e| self.error(&e.to_string()))?;
         number(out, &n)
     }
+}
+
+/// `0`, or an integer of at most 15 digits without a leading zero, optionally negative: a
+/// JSON integer well within the i64 range. `-0` is not one (it reads as a float, written `0`).
+fn is_small_integer(token: &str) -> bool {
+    let digits = token.strip_prefix('-').unwrap_or(token).as_bytes();
+    if token == "0" {
+        return true;
+    }
+    matches!(digits.first(), Some(b'1'..=b'9'))
+        && digits.len() <= 15
+        && digits.iter().all(u8::is_ascii_digit)
 }
 
 /// A number in the ECMAScript `Number.prototype.toString` form that JCS requires.
