@@ -661,3 +661,56 @@ fn flush_is_not_starved_by_busy_emitters() {
     );
     assert!(record.ids().len() as u64 >= before);
 }
+
+/// Emitters racing for the last places of a full queue never overshoot its capacity, and with
+/// two sinks every accepted event is queued on both.
+#[test]
+fn racing_emitters_never_overshoot_the_capacity() {
+    let (gated, entered) = Gated::new();
+    let memory = MemorySink::new();
+    let auditor = Auditor::builder()
+        .sink(gated.clone())
+        .sink(memory.clone())
+        .background(16)
+        .build()
+        .expect("build");
+    let _guard = OpenOnDrop(gated.clone());
+    let first = auditor.emit(event(0)).expect("emit");
+    entered
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the worker took the first event");
+
+    let accepted: Vec<EventId> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8u32)
+            .map(|t| {
+                let auditor = &auditor;
+                s.spawn(move || {
+                    (0..50u32)
+                        .filter_map(|n| match auditor.emit(event(t * 100 + n)) {
+                            Ok(id) => Some(id),
+                            Err(EmitError::Full { .. }) => None,
+                            Err(e) => panic!("unexpected: {e}"),
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("emitter"))
+            .collect()
+    });
+    assert_eq!(accepted.len(), 16, "exactly the queue's capacity");
+
+    gated.open();
+    auditor.flush().expect("flush");
+    let mut in_gated = gated.record.ids();
+    let mut in_memory: Vec<EventId> = memory.events().iter().map(|e| e.id).collect();
+    in_gated.sort_unstable();
+    in_memory.sort_unstable();
+    let mut expected = accepted;
+    expected.push(first);
+    expected.sort_unstable();
+    assert_eq!(in_gated, expected);
+    assert_eq!(in_memory, expected);
+}

@@ -826,28 +826,28 @@ impl Inner {
         envelope: &Arc<Sealed>,
         capacity: Option<usize>,
     ) -> Result<Vec<(u64, u64)>, EmitError> {
-        if let Some(capacity) = capacity {
-            for shared in &self.sinks {
-                let state = shared.lock();
-                if state.closing {
-                    return Err(EmitError::ShutDown);
-                }
-                if state.queue.len() >= capacity {
-                    return Err(EmitError::Full {
-                        sink: shared.name.clone(),
-                        capacity,
-                    });
-                }
+        // Every sink's lock at once, taken in sink order (no other path holds two), so that
+        // an event is queued on every sink or on none, and a full queue is never overshot by
+        // emitters that checked it at the same time.
+        let mut states: Vec<MutexGuard<'_, State>> =
+            self.sinks.iter().map(|shared| shared.lock()).collect();
+        for (shared, state) in self.sinks.iter().zip(&states) {
+            if state.closing {
+                return Err(EmitError::ShutDown);
+            }
+            if let Some(capacity) = capacity
+                && state.queue.len() >= capacity
+            {
+                return Err(EmitError::Full {
+                    sink: shared.name.clone(),
+                    capacity,
+                });
             }
         }
         let mut tickets = Vec::with_capacity(self.sinks.len());
         // Freed when this function returns, after the locks.
         let mut spent = Vec::new();
-        for shared in &self.sinks {
-            let mut state = shared.lock();
-            if state.closing {
-                return Err(EmitError::ShutDown);
-            }
+        for (shared, state) in self.sinks.iter().zip(&mut states) {
             if !state.spent.is_empty() {
                 spent.push(std::mem::take(&mut state.spent));
             }
@@ -866,6 +866,7 @@ impl Inner {
                 shared.work.notify_one();
             }
         }
+        drop(states);
         self.emitted.fetch_add(1, Ordering::Relaxed);
         Ok(tickets)
     }
