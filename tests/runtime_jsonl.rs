@@ -172,8 +172,8 @@ fn opening_a_foreign_file_fails() {
 }
 
 /// A hand-built envelope whose details no chain can hash is refused at emit, with an error
-/// that names it, rather than queued where its sink would retry it forever; the events
-/// around it are written and the log verifies.
+/// that names it, rather than queued where a chained sink would retry it forever; the events
+/// around it are written and the log verifies. It is refused whatever the sinks.
 #[test]
 fn an_unchainable_envelope_is_refused_at_emit() {
     let dir = TempDir::new("unchainable");
@@ -209,4 +209,21 @@ fn an_unchainable_envelope_is_refused_at_emit() {
         })
         .collect();
     assert_eq!(n, [1, 3]);
+
+    // The same whatever the sinks: an auditor with no chained sink refuses it too.
+    let memory = audit_core::sink::MemorySink::new();
+    let auditor = Auditor::builder()
+        .sink(memory.clone())
+        .build()
+        .expect("build");
+    let mut envelope =
+        Envelope::from_event(&event(4), &audit_core::Context::new()).expect("envelope");
+    envelope.details =
+        serde_json::value::RawValue::from_string(r#"{"n":1e999}"#.to_owned()).expect("JSON text");
+    let err = auditor.emit_envelope(envelope).expect_err("refused");
+    assert!(
+        err.to_string().contains("cannot join a hash chain"),
+        "{err}"
+    );
+    assert!(memory.events().is_empty());
 }

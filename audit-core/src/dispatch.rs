@@ -149,9 +149,13 @@ enum Waiting {
     Lingering(usize),
 }
 
-/// At most this many written envelopes wait for an emitter to free them; past it, the
-/// worker frees them itself.
+/// At most this many written envelopes wait for emitters to free them; past it, the worker
+/// frees them itself.
 const SPENT_MAX: usize = 65_536;
+
+/// How many written envelopes one `emit` frees at most: a few microseconds, however large
+/// the batches.
+const SPENT_PER_EMIT: usize = 64;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -550,7 +554,10 @@ impl Auditor {
         context: &Context,
         event: E,
     ) -> Result<EventId, EmitError> {
-        self.emit_envelope(Envelope::of(event, context)?)
+        let envelope = self
+            .inner
+            .seal(Envelope::of(event, context)?, Origin::Event)?;
+        self.deliver(&envelope)
     }
 
     /// Emits an envelope built with [`Envelope::from_event`], for instance after changing its
@@ -560,15 +567,18 @@ impl Auditor {
     ///
     /// An [`EmitError`]; see the [module docs](self).
     pub fn emit_envelope(&self, envelope: Envelope) -> Result<EventId, EmitError> {
-        let id = envelope.id;
-        let envelope = self.inner.seal(envelope)?;
+        self.deliver(&self.inner.seal(envelope, Origin::Given)?)
+    }
+
+    fn deliver(&self, envelope: &Arc<Sealed>) -> Result<EventId, EmitError> {
+        let id = envelope.envelope().id;
         match self.inner.mode {
             Mode::Sync => {
-                let tickets = self.inner.enqueue(&envelope, None)?;
+                let tickets = self.inner.enqueue(envelope, None)?;
                 self.inner.wait_written(id, &tickets)?;
             }
             Mode::Background { capacity, block } => loop {
-                match self.inner.enqueue(&envelope, Some(capacity)) {
+                match self.inner.enqueue(envelope, Some(capacity)) {
                     Err(EmitError::Full { .. }) if block => self.inner.wait_room(capacity),
                     Err(e) => return Err(e),
                     Ok(_) => break,
@@ -600,8 +610,10 @@ impl Auditor {
         context: &Context,
         event: E,
     ) -> Result<EventId, EmitError> {
-        self.emit_envelope_async(Envelope::of(event, context)?)
-            .await
+        let envelope = self
+            .inner
+            .seal(Envelope::of(event, context)?, Origin::Event)?;
+        self.deliver_async(envelope).await
     }
 
     /// Emits a built envelope (see [`Auditor::emit_envelope`]) without blocking the
@@ -612,10 +624,15 @@ impl Auditor {
     ///
     /// As [`Auditor::emit_envelope`], never [`EmitError::Full`].
     pub async fn emit_envelope_async(&self, envelope: Envelope) -> Result<EventId, EmitError> {
+        let envelope = self.inner.seal(envelope, Origin::Given)?;
+        self.deliver_async(envelope).await
+    }
+
+    async fn deliver_async(&self, envelope: Arc<Sealed>) -> Result<EventId, EmitError> {
+        let id = envelope.envelope().id;
         match self.inner.mode {
             Mode::Sync => {
-                let id = envelope.id;
-                let tickets = self.inner.enqueue(&self.inner.seal(envelope)?, None)?;
+                let tickets = self.inner.enqueue(&envelope, None)?;
                 WrittenFuture {
                     inner: &self.inner,
                     id,
@@ -626,8 +643,6 @@ impl Auditor {
                 Ok(id)
             }
             Mode::Background { capacity, .. } => {
-                let id = envelope.id;
-                let envelope = self.inner.seal(envelope)?;
                 RoomFuture {
                     inner: &self.inner,
                     envelope: &envelope,
@@ -800,12 +815,23 @@ fn flush_done(
     None
 }
 
+/// Where an envelope comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Built here from an event: its details passed the I-JSON check, so it has forms.
+    Event,
+    /// Given by the caller, who may have set any details.
+    Given,
+}
+
 impl Inner {
-    /// Seals an envelope for the queues; when a sink writes sealed forms, computes them here,
-    /// in the emitting thread, and refuses an envelope that has none.
-    fn seal(&self, envelope: Envelope) -> Result<Arc<Sealed>, EmitError> {
+    /// Seals an envelope for the queues. Computes its forms here, in the emitting thread,
+    /// when a sink writes them, and always for an envelope the caller built: one that has
+    /// none (details no canonical JSON can carry) is refused here, whatever the sinks,
+    /// rather than retried forever by a chained sink.
+    fn seal(&self, envelope: Envelope, origin: Origin) -> Result<Arc<Sealed>, EmitError> {
         let sealed = Sealed::new(envelope);
-        if self.seal
+        if (self.seal || origin == Origin::Given)
             && let Err(reason) = sealed.forms()
         {
             let envelope = sealed.envelope();
@@ -849,7 +875,8 @@ impl Inner {
         let mut spent = Vec::new();
         for (shared, state) in self.sinks.iter().zip(&mut states) {
             if !state.spent.is_empty() {
-                spent.push(std::mem::take(&mut state.spent));
+                let keep = state.spent.len().saturating_sub(SPENT_PER_EMIT);
+                spent.push(state.spent.split_off(keep));
             }
             state.queue.push_back(Arc::clone(envelope));
             state.enqueued += 1;
@@ -1118,6 +1145,9 @@ impl Worker {
                 return Job::Write;
             }
             if state.closing {
+                let spent = std::mem::take(&mut state.spent);
+                drop(state);
+                drop(spent);
                 return Job::Stop;
             }
             if !state.spent.is_empty() {
@@ -1138,10 +1168,11 @@ impl Worker {
         }
     }
 
-    /// Writes a batch. Written envelopes go back to the emitters, who free them when they
-    /// queue their next event: the memory returns to the thread that allocated it, rather
-    /// than every free in this thread contending with the emitters' allocations for the
-    /// allocator's per-thread heaps (glibc's arenas take a lock for a foreign free).
+    /// Writes a batch. Written envelopes go back to the emitters, who free a few each time
+    /// they queue an event (the rest when this worker is idle): the memory goes back to the
+    /// emitting threads, rather than every free in this thread contending with their
+    /// allocations for the allocator's per-thread heaps (glibc's arenas take a lock for a
+    /// foreign free).
     fn write(&mut self, batch: &mut Vec<Arc<Sealed>>) {
         let sink = &mut self.sink;
         let ok = attempt(&self.shared, self.retry, || {

@@ -177,7 +177,8 @@ fn details(out: &mut Vec<u8>, text: &str) -> io::Result<()> {
     }
 }
 
-/// Nesting deeper than this is an error, as it is for `serde_json`'s parser.
+/// Nesting this deep is an error, as it is for `serde_json`'s parser (which accepts 127
+/// levels).
 const MAX_DEPTH: usize = 128;
 
 struct Parser<'a> {
@@ -244,7 +245,7 @@ impl<'a> Parser<'a> {
         f: fn(&mut Self, &mut Vec<u8>) -> io::Result<()>,
     ) -> io::Result<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth >= MAX_DEPTH {
             return Err(self.error("nesting too deep"));
         }
         self.at += 1;
@@ -355,6 +356,8 @@ impl<'a> Parser<'a> {
                     escaped = true;
                     i += 2;
                 }
+                // JSON strings hold no raw control characters.
+                Some(0..0x20) => return Err(self.error("control character in a string")),
                 Some(_) => i += 1,
                 None => return Err(self.error("unterminated string")),
             }
@@ -563,6 +566,21 @@ mod tests {
         }
     }
 
+    /// The nesting limit is `serde_json`'s: 127 levels parse, 128 do not.
+    #[test]
+    fn nesting_is_limited_where_serde_json_limits_it() {
+        for depth in [126, 127, 128, 129] {
+            let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let mut ours = Vec::new();
+            let streamed =
+                super::details(&mut ours, &text).map(|()| String::from_utf8(ours).unwrap());
+            assert_eq!(streamed.is_ok(), via_value(&text).is_ok(), "depth {depth}");
+            if let Ok(streamed) = streamed {
+                assert_eq!(streamed, via_value(&text).unwrap());
+            }
+        }
+    }
+
     #[test]
     fn streaming_details_agree_with_the_value_route() {
         let texts = [
@@ -596,6 +614,8 @@ mod tests {
             r"{a:1}",
             "",
             &"[".repeat(200),
+            "{\"a\":\"x\ny\"}",
+            "{\"a\tb\":1}",
         ] {
             let mut ours = Vec::new();
             assert!(super::details(&mut ours, bad).is_err(), "{bad}");

@@ -80,9 +80,14 @@ impl Forms {
     fn of(envelope: &Envelope) -> Result<Self, String> {
         let hash_head = |head: &mut Vec<u8>| {
             head.clear();
-            canonical::head(head, envelope)
-                .map_err(|e| format!("it has no canonical JSON to hash: {e}"))?;
-            Ok::<_, String>(Sha256::new_with_prefix(&head))
+            let hashed = canonical::head(head, envelope)
+                .map_err(|e| format!("it has no canonical JSON to hash: {e}"))
+                .map(|()| Sha256::new_with_prefix(&head));
+            // One huge event does not keep its buffer for the thread's life.
+            if head.capacity() > 64 * 1024 {
+                *head = Vec::new();
+            }
+            hashed
         };
         let canonical_head = HEAD
             .try_with(|head| hash_head(&mut head.borrow_mut()))
