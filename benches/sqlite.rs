@@ -372,6 +372,9 @@ fn queries() -> Queries {
     percentiles(&log, "warm-up (actor)", &actors, |a| {
         Query::new().actor(a).limit(50)
     });
+    percentiles(&log, "warm-up (subject)", &subjects, |s| {
+        Query::new().subject(s).limit(50)
+    });
     percentiles(&log, "newest 50 of one actor", &actors, |a| {
         Query::new().actor(a).limit(50)
     });
