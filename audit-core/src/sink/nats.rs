@@ -604,6 +604,36 @@ impl fmt::Debug for NatsSinkBuilder {
     }
 }
 
+/// Creates the stream. A server-side failure to create its store (`STREAM_CREATE`, status
+/// 500) is retried a few times: a server that has just deleted the account's last stream
+/// removes the account's store directory, and a creation that races with that cleanup fails
+/// once, then succeeds.
+async fn create_stream(
+    jetstream: &jetstream::Context,
+    config: &stream::Config,
+) -> Result<(), jetstream::context::CreateStreamError> {
+    let mut delay = Duration::from_millis(20);
+    let mut attempts = 1;
+    loop {
+        match jetstream.create_stream(config.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if attempts < 4
+                    && matches!(
+                        e.kind(),
+                        CreateStreamErrorKind::JetStream(ref js)
+                            if js.error_code() == ErrorCode::STREAM_CREATE && js.code() >= 500
+                    ) =>
+            {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempts += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Reads the stream's settings, or creates it; checks that it captures `<prefix>.>`.
 async fn ensure_stream(
     jetstream: &jetstream::Context,
@@ -627,8 +657,8 @@ async fn ensure_stream(
             if !missing {
                 return Err(stream_error("reading the settings of", Box::new(e)));
             }
-            match jetstream.create_stream(config.clone()).await {
-                Ok(_) => return Ok(()),
+            match create_stream(jetstream, config).await {
+                Ok(()) => return Ok(()),
                 Err(e) => {
                     let exists = matches!(
                         e.kind(),
