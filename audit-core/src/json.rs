@@ -20,7 +20,13 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
         }
         at += 8;
     }
-    escape_from(out, bytes, &mut start, at, words.remainder());
+    let rest = words.remainder();
+    // The last few bytes, padded with spaces (which stand as they are) to a whole word.
+    let mut last = [b' '; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    if needs_escape(u64::from_le_bytes(last)) {
+        escape_from(out, bytes, &mut start, at, rest);
+    }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
