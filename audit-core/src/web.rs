@@ -170,15 +170,15 @@ fn request_context<B>(config: &Config, request: &Request<B>) -> Context {
     if let Some(ip) = client_ip(config, request) {
         context = context.ip(ip);
     }
-    if let Some(agent) = header_str(headers, http::header::USER_AGENT.as_str()) {
-        context = context.user_agent(sanitize(agent, MAX_USER_AGENT));
+    if let Some(agent) = header_text(headers, http::header::USER_AGENT.as_str()) {
+        context = context.user_agent(sanitize(&agent, MAX_USER_AGENT));
     }
     let tenant = config
         .tenant_header
         .as_ref()
-        .and_then(|header| header_str(headers, header.as_str()));
+        .and_then(|header| header_text(headers, header.as_str()));
     if let Some(tenant) = tenant {
-        context = context.tenant(sanitize(tenant, MAX_REQUEST_ID));
+        context = context.tenant(sanitize(&tenant, MAX_REQUEST_ID));
     }
     if let Some(trace) = header_str(headers, "traceparent").and_then(trace_id) {
         context = context.trace_id(trace);
@@ -188,6 +188,14 @@ fn request_context<B>(config: &Config, request: &Request<B>) -> Context {
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A header as text for the log: UTF-8 kept (a user agent may name a device in any
+/// language), anything else replaced by U+FFFD.
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 fn is_request_id(id: &str) -> bool {
