@@ -436,6 +436,7 @@ fn number(out: &mut Vec<u8>, n: &serde_json::Number) -> io::Result<()> {
 mod tests {
     use serde::Serialize;
 
+    use crate::envelope::fixture::tricky_envelope;
     use crate::{Context, Envelope};
 
     /// The oracle: an independent RFC 8785 serializer over the envelope's serde form.
@@ -448,28 +449,6 @@ mod tests {
             .serialize(&mut ser)
             .unwrap();
         String::from_utf8(out).unwrap()
-    }
-
-    fn envelope(details: &str, context: Context, message: Option<&str>, behalf: bool) -> Envelope {
-        let on_behalf = if behalf {
-            r#","on_behalf_of":{"type":"user","id":"user_B","display":"Bé"}"#
-        } else {
-            ""
-        };
-        let text = format!(
-            r#"{{"id":"evt_----------------------","action":"a.b","version":7,
-            "occurred_at":"2026-12-04T19:40:00.123456Z","outcome":"denied",
-            "actor":{{"type":"user","id":"user_A","display":"Al\"ice\n\u0001"{on_behalf}}},
-            "subjects":[{{"role":"r","type":"t","id":"x","display":"😀"}},{{"role":"z","type":"t","id":"y","display":""}}],
-            {message}"details":{details},"context":{{}}}}"#,
-            message = message.map_or(String::new(), |m| format!(
-                "\"message\":{},",
-                serde_json::to_string(m).unwrap()
-            )),
-        );
-        let mut e: Envelope = serde_json::from_str(&text).unwrap();
-        e.context = context;
-        e
     }
 
     #[test]
@@ -496,7 +475,7 @@ mod tests {
             for context in &contexts {
                 for message in [None, Some("Alice \u{2028} did it")] {
                     for behalf in [false, true] {
-                        let e = envelope(details, context.clone(), message, behalf);
+                        let e = tricky_envelope(details, context.clone(), message, behalf);
                         let mut ours = Vec::new();
                         super::write(&mut ours, &e, 42, crate::chain::GENESIS_HASH).unwrap();
                         assert_eq!(

@@ -131,27 +131,8 @@ fn context(out: &mut Vec<u8>, context: &crate::Context) {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Context, Envelope};
-
-    fn envelope(details: &str, message: Option<&str>, behalf: bool) -> Envelope {
-        let on_behalf = if behalf {
-            r#","on_behalf_of":{"type":"user","id":"user_B","display":"B\té"}"#
-        } else {
-            ""
-        };
-        let text = format!(
-            r#"{{"id":"evt_----------------------","action":"a.b","version":7,
-            "occurred_at":"2026-12-04T19:40:00.123456Z","outcome":"denied",
-            "actor":{{"type":"user","id":"user_A","display":"Al\"ice\n\u0001 \\ x"{on_behalf}}},
-            "subjects":[{{"role":"r","type":"t","id":"x","display":"😀"}},{{"role":"z","type":"t","id":"y","display":""}}],
-            {message}"details":{details},"context":{{}}}}"#,
-            message = message.map_or(String::new(), |m| format!(
-                "\"message\":{},",
-                serde_json::to_string(m).unwrap()
-            )),
-        );
-        serde_json::from_str(&text).unwrap()
-    }
+    use crate::Context;
+    use crate::envelope::fixture::tricky_envelope;
 
     #[test]
     fn lines_are_the_bytes_serde_json_writes() {
@@ -175,8 +156,7 @@ mod tests {
             for context in &contexts {
                 for message in [None, Some("Alice \u{2028} did \"it\"")] {
                     for behalf in [false, true] {
-                        let mut e = envelope(details, message, behalf);
-                        e.context = context.clone();
+                        let mut e = tricky_envelope(details, context.clone(), message, behalf);
                         assert_eq!(e.to_json(), serde_json::to_string(&e).unwrap());
                         e.seq = Some(12);
                         assert_eq!(e.to_json(), serde_json::to_string(&e).unwrap());

@@ -18,6 +18,8 @@
 //! A persisted envelope also carries its position in the sink's hash chain: `seq`,
 //! `prev_hash` and `hash`.
 
+#[cfg(test)]
+pub(crate) mod fixture;
 mod ijson;
 mod line;
 pub(crate) mod sealed;

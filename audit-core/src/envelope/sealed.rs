@@ -139,22 +139,9 @@ impl Forms {
 #[cfg(test)]
 mod tests {
     use super::Sealed;
+    use crate::Context;
     use crate::chain::{self, GENESIS_HASH};
-    use crate::{Context, Envelope};
-
-    fn envelope(details: &str, context: Context) -> Envelope {
-        let text = format!(
-            r#"{{"id":"evt_----------------------","action":"a.b","version":7,
-            "occurred_at":"2026-12-04T19:40:00.123456Z","outcome":"denied",
-            "actor":{{"type":"user","id":"user_A","display":"Al\"ice\n\u0001",
-                      "on_behalf_of":{{"type":"user","id":"user_B","display":"Bé"}}}},
-            "subjects":[{{"role":"r","type":"t","id":"x","display":"😀"}}],
-            "message":"m \u2028","details":{details},"context":{{}}}}"#
-        );
-        let mut e: Envelope = serde_json::from_str(&text).unwrap();
-        e.context = context;
-        e
-    }
+    use crate::envelope::fixture::tricky_envelope;
 
     /// The sealed forms give the bytes and hashes the plain envelope functions give.
     #[test]
@@ -171,7 +158,7 @@ mod tests {
             r#"{"b":1.0,"a":[1e21,"x\u001f"],"c":{"z":null,"y":-0.0}}"#,
         ] {
             for context in &contexts {
-                let e = envelope(details, context.clone());
+                let e = tricky_envelope(details, context.clone(), Some("m \u{2028}"), true);
                 let sealed = Sealed::new(e.clone());
                 let forms = sealed.forms().unwrap();
                 let mut prev = GENESIS_HASH.to_owned();
@@ -195,7 +182,7 @@ mod tests {
 
     #[test]
     fn an_envelope_without_canonical_json_is_an_error_not_a_panic() {
-        let e = envelope(r#"{"n":1e999}"#, Context::new());
+        let e = tricky_envelope(r#"{"n":1e999}"#, Context::new(), None, false);
         let sealed = Sealed::new(e);
         let err = sealed.forms().err().unwrap();
         assert!(err.contains("canonical JSON"), "{err}");
