@@ -10,7 +10,6 @@
 //! - **in the background** (`.background(capacity)`), returns at once. A full queue returns
 //!   [`EmitError::Full`] (or blocks, with `.block_when_full(true)`, for synchronous
 //!   programs); [`Auditor::emit_async`] waits for room without blocking an executor.
-
 //!
 //! Work is split so that a sink's single worker does as little per event as it can: the
 //! emitting thread renders the event, and for the chained sinks also writes the envelope's
@@ -292,6 +291,13 @@ impl AuditorBuilder {
         let mut shared = Vec::new();
         let mut workers = Vec::new();
         let seal = self.sinks.iter().any(Sink::__writes_sealed_forms);
+        let linger = match self.mode {
+            Mode::Background { capacity, .. } if !self.linger.is_zero() => Some(Linger {
+                wait: self.linger,
+                until: (self.batch_size / 2).min(capacity / 2).max(1),
+            }),
+            _ => None,
+        };
         for sink in self.sinks {
             let s = Arc::new(Shared {
                 name: sink.name(),
@@ -299,13 +305,6 @@ impl AuditorBuilder {
                 work: Condvar::new(),
                 progress: Condvar::new(),
             });
-            let linger = match self.mode {
-                Mode::Background { capacity, .. } if !self.linger.is_zero() => Some(Linger {
-                    wait: self.linger,
-                    until: (self.batch_size / 2).min(capacity / 2).max(1),
-                }),
-                _ => None,
-            };
             let worker = Worker {
                 shared: Arc::clone(&s),
                 sink,
@@ -1144,19 +1143,17 @@ impl Worker {
                 self.batch.extend(state.queue.drain(..n));
                 return Job::Write;
             }
-            if state.closing {
-                let spent = std::mem::take(&mut state.spent);
-                drop(state);
-                drop(spent);
-                return Job::Stop;
-            }
             if !state.spent.is_empty() {
-                // Idle: no emitter is around to free them, and none competes with us now.
+                // Idle or stopping: no emitter is around to free them, and none competes
+                // with us now.
                 let spent = std::mem::take(&mut state.spent);
                 drop(state);
                 drop(spent);
                 state = self.shared.lock();
                 continue;
+            }
+            if state.closing {
+                return Job::Stop;
             }
             state.waiting = Waiting::Idle;
             state = self

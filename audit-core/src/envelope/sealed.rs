@@ -127,6 +127,14 @@ impl Forms {
         }
     }
 
+    /// Joins the chain at `head`: appends the envelope's line at its position to `out` (no
+    /// newline) and returns the new head.
+    pub(crate) fn link(&self, head: &ChainHead, out: &mut Vec<u8>) -> ChainHead {
+        let next = self.next(head);
+        self.write_line(out, next.seq, &head.hash, &next.hash);
+        next
+    }
+
     /// Appends the envelope's compact JSON line at chain position (`seq`, `prev_hash`,
     /// `hash`), without a newline: the bytes `serde_json` writes for the envelope with those
     /// chain fields.

@@ -104,12 +104,8 @@ impl<I: PrefixedId> EntityRef<I> {
     }
 
     /// [`record`](Self::record), moving the display name rather than copying it.
-    pub(crate) fn into_record(self) -> EntityRecord {
-        EntityRecord {
-            kind: Cow::Borrowed(I::NAME),
-            id: self.id.encode().as_str().to_owned(),
-            display: self.display,
-        }
+    pub(crate) fn into_record(mut self) -> EntityRecord {
+        self.take_record()
     }
 }
 

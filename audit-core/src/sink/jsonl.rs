@@ -290,8 +290,7 @@ impl JsonlSink {
         let mut head = self.head.clone();
         for sealed in batch.sealed() {
             let forms = sealed.writable()?;
-            let next = forms.next(&head);
-            forms.write_line(&mut self.buf, next.seq, &head.hash, &next.hash);
+            let next = forms.link(&head, &mut self.buf);
             self.buf.push(b'\n');
             head = next;
         }

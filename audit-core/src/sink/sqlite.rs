@@ -264,9 +264,8 @@ impl Sink for SqliteSink {
             for sealed in batch.sealed() {
                 let envelope = sealed.envelope();
                 let forms = sealed.writable()?;
-                let ChainHead { seq, hash } = forms.next(&head);
                 json.clear();
-                forms.write_line(&mut json, seq, &head.hash, &hash);
+                let ChainHead { seq, hash } = forms.link(&head, &mut json);
                 // serde_json writes UTF-8.
                 let json = std::str::from_utf8(&json).unwrap_or_default();
                 let seq_i = to_i64(seq);

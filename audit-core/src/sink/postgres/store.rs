@@ -175,9 +175,8 @@ pub(super) async fn append<'a>(
             seq: head.seq + 1,
             detail: format!("the envelope {id} cannot be chained: {reason}"),
         })?;
-        let ChainHead { seq, hash } = forms.next(&head);
         line.clear();
-        forms.write_line(&mut line, seq, &head.hash, &hash);
+        let ChainHead { seq, hash } = forms.link(&head, &mut line);
         // The line is UTF-8: written from `str`s and JSON text.
         let json = String::from_utf8_lossy(&line).into_owned();
         rows.push(sealed.envelope(), id, seq_i64(seq), &head.hash, &hash, json);
