@@ -328,8 +328,23 @@ fn tampering_after_the_cut_is_caught_at_its_seq() {
         ),
         (
             "added subject entry",
-            format!("INSERT INTO audit_subjects (subject_id, seq) VALUES ('{other}', 27)"),
+            format!("INSERT INTO audit_subjects (run, subject_id, seq) VALUES (0, '{other}', 27)"),
             27,
+        ),
+        (
+            "added actor entry in a run with no events",
+            format!("INSERT INTO audit_actors (run, actor_id, seq) VALUES (7, '{other}', 27)"),
+            27,
+        ),
+        (
+            "deleted request entry",
+            "DELETE FROM audit_requests WHERE seq = 29".into(),
+            29,
+        ),
+        (
+            "deleted run, hiding its events from queries",
+            "DELETE FROM audit_runs".into(),
+            11,
         ),
         (
             "deleted on-behalf-of actor entry",
@@ -435,6 +450,7 @@ fn a_trusted_anchor_catches_a_cut_off_tail() {
     conn.execute_batch(
         "DELETE FROM audit_subjects WHERE seq > 25;
          DELETE FROM audit_actors WHERE seq > 25;
+         DELETE FROM audit_requests WHERE seq > 25;
          DELETE FROM audit_events WHERE seq > 25;",
     )
     .unwrap();
@@ -465,7 +481,8 @@ fn a_trusted_anchor_catches_a_cut_off_tail() {
     // Every row gone, the cut record kept: the anchor still catches it.
     let conn = Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DELETE FROM audit_subjects; DELETE FROM audit_actors; DELETE FROM audit_events;",
+        "DELETE FROM audit_subjects; DELETE FROM audit_actors; DELETE FROM audit_requests;
+         DELETE FROM audit_events;",
     )
     .unwrap();
     drop(conn);

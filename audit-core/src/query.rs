@@ -293,17 +293,35 @@ pub fn timeline(events: &[Envelope]) -> String {
 
 /// SQL for the queryable stores: the driving table, the filters and their parameters, shared
 /// by the SQLite and Postgres stores so that both answer a [`Query`] the same way.
+///
+/// The two stores lay out their side tables (one row per actor, subject or request ID of an
+/// event) differently:
+///
+/// - Postgres keys them by `(id, seq)`.
+/// - SQLite keys them by `(run, id, seq)`, where `run` is `seq >> RUN_BITS`: a batch then
+///   inserts into the few pages of the current run instead of one random page of the whole
+///   index per ID, which is what bounded its write rate. `audit_runs` lists the runs, and a
+///   query walks them newest first (`run IN (SELECT run FROM audit_runs)` on the leading key
+///   column: one index seek per run, in key order, so `ORDER BY` and `LIMIT` still stop early).
 #[allow(dead_code)] // Each store feature uses a part.
 pub(crate) mod sql {
     use super::{ActionFilter, Query};
 
-    /// How a store writes parameter placeholders.
-    #[derive(Clone, Copy)]
-    pub(crate) enum Placeholder {
-        /// SQLite: `?1`.
-        Question,
-        /// Postgres: `$1`.
-        Dollar,
+    /// How many low bits of `seq` one SQLite index run spans: 65,536 events.
+    pub(crate) const RUN_BITS: u32 = 16;
+
+    /// The SQLite index run that holds the side-table rows of the event at `seq`.
+    pub(crate) fn run_of(seq: i64) -> i64 {
+        seq >> RUN_BITS
+    }
+
+    /// Which store the SQL is for.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Dialect {
+        /// `?1` placeholders; side tables keyed by `(run, id, seq)`.
+        Sqlite,
+        /// `$1` placeholders; side tables keyed by `(id, seq)`.
+        Postgres,
     }
 
     /// A parameter value.
@@ -312,113 +330,167 @@ pub(crate) mod sql {
         Int(i64),
     }
 
-    /// The parts of a `SELECT` answering a query, newest first by `seq_col`.
+    /// A side table: its name and the column of its ID.
+    #[derive(Clone, Copy)]
+    struct Side {
+        table: &'static str,
+        key: &'static str,
+    }
+
+    const SUBJECTS: Side = Side {
+        table: "audit_subjects",
+        key: "subject_id",
+    };
+    const ACTORS: Side = Side {
+        table: "audit_actors",
+        key: "actor_id",
+    };
+    const REQUESTS: Side = Side {
+        table: "audit_requests",
+        key: "request_id",
+    };
+
+    /// The parts of a `SELECT` answering a query, newest first.
     pub(crate) struct SqlQuery {
-        pub(crate) from: String,
-        pub(crate) seq_col: &'static str,
-        pub(crate) filters: Vec<String>,
+        from: String,
+        filters: Vec<String>,
         pub(crate) params: Vec<Param>,
-        placeholder: Placeholder,
-        /// The side table driving the query (`audit_actors d`, `audit_subjects d`), if any.
-        side: Option<String>,
+        dialect: Dialect,
+        /// The side table driving the query (aliased `d`), if any.
+        side: Option<Side>,
         /// Whether a filter reads the events table (else a count needs only the side table).
         reads_events: bool,
+        tables: String,
     }
 
     impl SqlQuery {
         /// `tables` prefixes table names (a Postgres schema with its dot, or nothing).
-        pub(crate) fn build(q: &Query, tables: &str, placeholder: Placeholder) -> Self {
-            // Drive from the side table of the most selective filter, in seq order.
-            let (from, seq_col) = if q.subject.is_some() {
-                (
-                    format!(
-                        "{tables}audit_subjects d JOIN {tables}audit_events e ON e.seq = d.seq"
-                    ),
-                    "d.seq",
-                )
-            } else if q.actor.is_some() {
-                (
-                    format!("{tables}audit_actors d JOIN {tables}audit_events e ON e.seq = d.seq"),
-                    "d.seq",
-                )
-            } else {
-                (format!("{tables}audit_events e"), "e.seq")
-            };
+        pub(crate) fn build(q: &Query, tables: &str, dialect: Dialect) -> Self {
+            // Drive from the side table of the most selective filter, in seq order. Only
+            // SQLite has a side table of request IDs (Postgres indexes the column).
             let side = if q.subject.is_some() {
-                Some(format!("{tables}audit_subjects d"))
+                Some(SUBJECTS)
             } else if q.actor.is_some() {
-                Some(format!("{tables}audit_actors d"))
+                Some(ACTORS)
+            } else if q.request_id.is_some() && dialect == Dialect::Sqlite {
+                Some(REQUESTS)
             } else {
                 None
             };
+            let from = match side {
+                Some(Side { table, .. }) => {
+                    format!("{tables}{table} d JOIN {tables}audit_events e ON e.seq = d.seq")
+                }
+                None => format!("{tables}audit_events e"),
+            };
             let mut sql = SqlQuery {
                 from,
-                seq_col,
                 filters: Vec::new(),
                 params: Vec::new(),
-                placeholder,
+                dialect,
                 side,
-                reads_events: q.action.is_some()
-                    || q.since.is_some()
-                    || q.until.is_some()
-                    || q.request_id.is_some(),
+                reads_events: false,
+                tables: tables.to_owned(),
             };
-            if let Some(subject) = &q.subject {
-                sql.push("d.subject_id = ?", Param::Text(subject.clone()));
-                if let Some(actor) = &q.actor {
-                    let filter = format!(
-                        "EXISTS (SELECT 1 FROM {tables}audit_actors a WHERE a.seq = d.seq AND \
-                         a.actor_id = ?)"
-                    );
-                    sql.push(&filter, Param::Text(actor.clone()));
+            if let Some(side) = side
+                && dialect == Dialect::Sqlite
+            {
+                // Runs newest first; a cursor also bounds the runs to walk.
+                match q.after {
+                    Some(c) => sql.push(
+                        &format!("d.run IN (SELECT run FROM {tables}audit_runs WHERE run <= ?)"),
+                        Param::Int(run_of(i64::try_from(c.seq()).unwrap_or(i64::MAX))),
+                    ),
+                    None => sql
+                        .filters
+                        .push(format!("d.run IN (SELECT run FROM {tables}audit_runs)")),
                 }
-            } else if let Some(actor) = &q.actor {
-                sql.push("d.actor_id = ?", Param::Text(actor.clone()));
+                let value = match side.key {
+                    "subject_id" => &q.subject,
+                    "actor_id" => &q.actor,
+                    _ => &q.request_id,
+                };
+                if let Some(v) = value {
+                    sql.push(&format!("d.{} = ?", side.key), Param::Text(v.clone()));
+                }
+            } else if let Some(side) = side {
+                let value = if side.key == "subject_id" {
+                    &q.subject
+                } else {
+                    &q.actor
+                };
+                if let Some(v) = value {
+                    sql.push(&format!("d.{} = ?", side.key), Param::Text(v.clone()));
+                }
+            }
+            if q.subject.is_some()
+                && let Some(actor) = &q.actor
+            {
+                let same_run = if dialect == Dialect::Sqlite {
+                    "a.run = d.run AND "
+                } else {
+                    ""
+                };
+                sql.push(
+                    &format!(
+                        "EXISTS (SELECT 1 FROM {tables}audit_actors a WHERE {same_run}\
+                         a.actor_id = ? AND a.seq = d.seq)"
+                    ),
+                    Param::Text(actor.clone()),
+                );
             }
             match &q.action {
-                Some(ActionFilter::Exact(a)) => sql.push("e.action = ?", Param::Text(a.clone())),
+                Some(ActionFilter::Exact(a)) => sql.push_event("e.action = ?", a.clone()),
                 Some(ActionFilter::Prefix(p)) => {
                     // `>= "widget."` and `< "widget/"`: `/` follows `.` in byte order.
                     let mut upper = p.clone();
                     upper.pop();
                     upper.push('/');
-                    sql.push("e.action >= ?", Param::Text(p.clone()));
-                    sql.push("e.action < ?", Param::Text(upper));
+                    sql.push_event("e.action >= ?", p.clone());
+                    sql.push_event("e.action < ?", upper);
                 }
                 None => {}
             }
             if let Some(t) = q.since {
-                sql.push("e.occurred_at >= ?", Param::Text(t.to_string()));
+                sql.push_event("e.occurred_at >= ?", t.to_string());
             }
             if let Some(t) = q.until {
-                sql.push("e.occurred_at < ?", Param::Text(t.to_string()));
+                sql.push_event("e.occurred_at < ?", t.to_string());
             }
-            if let Some(r) = &q.request_id {
-                sql.push("e.request_id = ?", Param::Text(r.clone()));
+            if let Some(r) = &q.request_id
+                && !matches!(side, Some(s) if s.key == "request_id")
+            {
+                sql.push_event("e.request_id = ?", r.clone());
             }
             if let Some(c) = q.after {
-                let filter = format!("{} < ?", sql.seq_col);
+                let seq_col = if side.is_some() { "d.seq" } else { "e.seq" };
                 sql.push(
-                    &filter,
+                    &format!("{seq_col} < ?"),
                     Param::Int(i64::try_from(c.seq()).unwrap_or(i64::MAX)),
                 );
             }
             sql
         }
 
+        /// Adds a filter on the events table.
+        fn push_event(&mut self, filter: &str, value: String) {
+            self.reads_events = true;
+            self.push(filter, Param::Text(value));
+        }
+
         /// Adds a filter with one `?`, numbered in the store's placeholder style.
         fn push(&mut self, filter: &str, value: Param) {
             self.params.push(value);
             let n = self.params.len();
-            let mark = match self.placeholder {
-                Placeholder::Question => format!("?{n}"),
-                Placeholder::Dollar => format!("${n}"),
+            let mark = match self.dialect {
+                Dialect::Sqlite => format!("?{n}"),
+                Dialect::Postgres => format!("${n}"),
             };
             self.filters.push(filter.replace('?', &mark));
         }
 
         /// ` WHERE ...`, or nothing.
-        pub(crate) fn where_clause(&self) -> String {
+        fn where_clause(&self) -> String {
             if self.filters.is_empty() {
                 String::new()
             } else {
@@ -431,16 +503,18 @@ pub(crate) mod sql {
             // With a side table, order by its whole primary key (the ID is fixed by the
             // filter): the planner then walks that key backwards and stops after `limit`
             // rows, instead of scanning a `seq` index for the rare rows of one ID.
-            let order = match self.seq_col {
-                "d.seq" if self.from.contains("audit_subjects d") => {
-                    "d.subject_id DESC, d.seq DESC"
+            let (seq, order) = match (self.side, self.dialect) {
+                (Some(side), Dialect::Sqlite) => (
+                    "d.seq",
+                    format!("d.run DESC, d.{} DESC, d.seq DESC", side.key),
+                ),
+                (Some(side), Dialect::Postgres) => {
+                    ("d.seq", format!("d.{} DESC, d.seq DESC", side.key))
                 }
-                "d.seq" => "d.actor_id DESC, d.seq DESC",
-                _ => "e.seq DESC",
+                (None, _) => ("e.seq", "e.seq DESC".to_owned()),
             };
             format!(
                 "SELECT {seq}, e.envelope FROM {from}{filters} ORDER BY {order} LIMIT {limit}",
-                seq = self.seq_col,
                 from = self.from,
                 filters = self.where_clause(),
             )
@@ -449,9 +523,9 @@ pub(crate) mod sql {
         /// The count query. Without a filter on the events table, it counts the side
         /// table's index entries alone, not joining a row of the (large) events table each.
         pub(crate) fn count(&self) -> String {
-            let from = match &self.side {
-                Some(side) if !self.reads_events => side,
-                _ => &self.from,
+            let from = match self.side {
+                Some(side) if !self.reads_events => format!("{}{} d", self.tables, side.table),
+                _ => self.from.clone(),
             };
             format!("SELECT count(*) FROM {from}{}", self.where_clause())
         }

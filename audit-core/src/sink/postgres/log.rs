@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use super::{PgError, store};
 use crate::chain::{Anchor, Break, ChainHead, GENESIS_HASH, Verifier, VerifyError, VerifyReport};
-use crate::query::sql::{Param, Placeholder, SqlQuery};
+use crate::query::sql::{Dialect, Param, SqlQuery};
 use crate::query::{Page, Query};
 use crate::sink::RetentionReport;
 use crate::{Envelope, EventId, Timestamp};
@@ -62,7 +62,7 @@ impl PostgresLog {
     ///
     /// A [`PgError`] when Postgres fails or a stored envelope is corrupt.
     pub async fn query(&self, query: &Query) -> Result<Page, PgError> {
-        let sql = SqlQuery::build(query, &self.tables(), Placeholder::Dollar);
+        let sql = SqlQuery::build(query, &self.tables(), Dialect::Postgres);
         let limit = query.limit_value();
         let rows = bind_all(sqlx::query(AssertSqlSafe(sql.page(limit + 1))), &sql.params)
             .fetch_all(&self.pool)
@@ -85,7 +85,7 @@ impl PostgresLog {
     pub async fn count(&self, query: &Query) -> Result<u64, PgError> {
         let mut q = query.clone();
         q.after = None;
-        let sql = SqlQuery::build(&q, &self.tables(), Placeholder::Dollar);
+        let sql = SqlQuery::build(&q, &self.tables(), Dialect::Postgres);
         let row = bind_all(sqlx::query(AssertSqlSafe(sql.count())), &sql.params)
             .fetch_one(&self.pool)
             .await?;

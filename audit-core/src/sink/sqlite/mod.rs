@@ -1,0 +1,323 @@
+//! [`SqliteSink`] and [`SqliteLog`]: the embedded, queryable store.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+
+use super::{Batch, Sink, SinkError};
+use crate::chain::{Anchor, ChainHead, VerifyError, VerifyReport};
+use crate::query::sql::run_of;
+
+mod log;
+mod schema;
+
+pub use log::{QueryError, SqliteLog};
+
+/// Opens a connection with the settings every handle uses.
+fn connect(path: &Path, create: bool) -> Result<Connection, rusqlite::Error> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // WAL: readers run while a writer writes. FULL: a commit is durable when it returns.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    // The default page cache (2 MiB) holds little of the indexes queries read: 64 MiB at
+    // most, allocated as pages are read.
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    // Checkpoint every 32 MiB of WAL rather than 4 MiB: index pages that many batches dirty
+    // are copied back once per checkpoint, not once per few batches.
+    conn.pragma_update(None, "wal_autocheckpoint", 8_192)?;
+    Ok(conn)
+}
+
+fn corrupt_or_io(path: &Path, doing: &str, e: &rusqlite::Error) -> SinkError {
+    SinkError::Corrupt {
+        path: path.to_owned(),
+        detail: format!("{doing}: {e} (is this an audit SQLite database, written by SqliteSink?)"),
+    }
+}
+
+/// Stores envelopes in an SQLite database (feature `sqlite`, bundled SQLite): the embedded
+/// default, and queryable with [`SqliteLog`].
+///
+/// - WAL mode, so readers run while the sink writes; each batch is one transaction, durable
+///   when it commits (`synchronous = FULL`).
+/// - The same hash chain as [`JsonlSink`](super::JsonlSink): each row keeps the envelope as
+///   written (with `seq`, `prev_hash` and `hash`), and [`SqliteSink::verify`] checks it.
+///   Several writers (processes or sinks) on one file take turns on SQLite's write lock and
+///   continue one chain.
+/// - What queries need sits in indexed columns: the event ID, action, time, actor, request id,
+///   and side tables of every actor (including on-behalf-of) and subject ID. ID columns use
+///   the `BINARY` collation, so string order is byte order.
+/// - Throughput is bound by SQLite's page writes: each event lands on its own pages of the
+///   actor, subject and request-id indexes, and every page a transaction changes is written
+///   to the WAL whole. A batch is one transaction, so larger batches cost less per event
+///   ([`AuditorBuilder::batch_size`](crate::AuditorBuilder::batch_size), 8192 by default;
+///   raise it for bulk imports). On a 2-core machine: about 50k events/s into a new
+///   database, 30k/s at 300k events, 20k/s on average up to a million.
+///
+/// ```standalone_crate
+/// use audit_core::{Auditor, sink::SqliteSink, query::Query};
+/// # let dir = std::env::temp_dir().join(format!("audit-sqlite-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("audit.db");
+/// let sink = SqliteSink::open(&path)?;
+/// let log = sink.log()?;                       // a reader, for queries
+/// let auditor = Auditor::builder().sink(sink).build()?;
+/// // ... auditor.emit(...) ...
+/// let page = log.query(&Query::new().action("widget.*"))?;
+/// assert!(page.events.is_empty());
+/// assert_eq!(SqliteSink::verify(&path)?.events, 0);
+/// # drop(auditor);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SqliteSink {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteSink")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteSink {
+    /// Opens (or creates) the database and its schema.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] when the file cannot be opened or is not an SQLite database.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, SinkError> {
+        let path = path.as_ref().to_owned();
+        let mut conn = connect(&path, true).map_err(|e| corrupt_or_io(&path, "opening", &e))?;
+        schema::prepare(&mut conn, true).map_err(|e| SinkError::Corrupt {
+            path: path.clone(),
+            detail: format!("preparing the audit tables: {e}"),
+        })?;
+        Ok(SqliteSink { conn, path })
+    }
+
+    /// A reader on the same database, for queries while the sink writes.
+    ///
+    /// # Errors
+    ///
+    /// A [`QueryError`] when the database cannot be opened.
+    pub fn log(&self) -> Result<SqliteLog, QueryError> {
+        SqliteLog::open(&self.path)
+    }
+
+    /// The database file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Verifies the stored hash chain (from the retention cut point, if any), and that the
+    /// indexed columns and side tables agree with the stored envelopes.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] naming the first broken `seq`.
+    pub fn verify(path: impl AsRef<Path>) -> Result<VerifyReport, VerifyError> {
+        SqliteLog::open(path.as_ref())
+            .map_err(|e| VerifyError::Io(std::io::Error::other(e)))?
+            .verify(None)
+    }
+
+    /// Verifies as [`SqliteSink::verify`], and against a trusted anchor.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteSink::verify`], plus [`VerifyError::Truncated`] and
+    /// [`VerifyError::AnchorMismatch`].
+    pub fn verify_with_anchor(
+        path: impl AsRef<Path>,
+        anchor: &Anchor,
+    ) -> Result<VerifyReport, VerifyError> {
+        SqliteLog::open(path.as_ref())
+            .map_err(|e| VerifyError::Io(std::io::Error::other(e)))?
+            .verify(Some(anchor))
+    }
+}
+
+/// The chain head: the last row, or the retention cut point when every row was removed.
+fn head(tx: &Transaction<'_>) -> Result<ChainHead, rusqlite::Error> {
+    let last = tx
+        .query_row(
+            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()?;
+    if let Some((seq, hash)) = last {
+        return Ok(ChainHead {
+            seq: u64::try_from(seq).unwrap_or(0),
+            hash,
+        });
+    }
+    Ok(cut_point(tx)?.unwrap_or_else(ChainHead::genesis))
+}
+
+fn cut_point(conn: &Connection) -> Result<Option<ChainHead>, rusqlite::Error> {
+    let seq: Option<String> = conn
+        .query_row(
+            "SELECT value FROM audit_meta WHERE key = 'cut_seq'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let hash: Option<String> = conn
+        .query_row(
+            "SELECT value FROM audit_meta WHERE key = 'cut_hash'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match (seq.and_then(|s| s.parse().ok()), hash) {
+        (Some(seq), Some(hash)) => Some(ChainHead { seq, hash }),
+        _ => None,
+    })
+}
+
+fn to_i64(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+impl Sink for SqliteSink {
+    fn write(&mut self, batch: Batch<'_>) -> Result<(), SinkError> {
+        let path = self.path.clone();
+        let db = |doing: &str| {
+            let doing = doing.to_owned();
+            let path = path.clone();
+            move |e: rusqlite::Error| {
+                SinkError::io(
+                    format!("{doing} {}", path.display()),
+                    std::io::Error::other(e),
+                )
+            }
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction on"))?;
+        let mut head = head(&tx).map_err(db("reading the chain head of"))?;
+        {
+            let mut event = tx
+                .prepare_cached(
+                    "INSERT INTO audit_events (seq, id, action, occurred_at, outcome, actor_type, \
+                     actor_id, request_id, prev_hash, hash, envelope) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(db("preparing an insert into"))?;
+            let mut json = Vec::with_capacity(1024);
+            let mut entries = SideEntries::with_capacity(batch.len());
+            for sealed in batch.sealed() {
+                let envelope = sealed.envelope();
+                let forms = sealed.writable()?;
+                json.clear();
+                let ChainHead { seq, hash } = forms.link(&head, &mut json);
+                // serde_json writes UTF-8.
+                let json = std::str::from_utf8(&json).unwrap_or_default();
+                let seq_i = to_i64(seq);
+                event
+                    .execute(params![
+                        seq_i,
+                        envelope.id.encode().as_str(),
+                        envelope.action.as_ref(),
+                        envelope.occurred_at.to_string(),
+                        envelope.outcome.as_str(),
+                        envelope.actor.kind.as_ref(),
+                        envelope.actor.id,
+                        envelope.context.request_id_str(),
+                        head.hash,
+                        hash,
+                        json,
+                    ])
+                    .map_err(db("inserting an event into"))?;
+                entries.add(envelope, seq_i);
+                head = ChainHead { seq, hash };
+            }
+            entries.insert(&tx).map_err(db("inserting index entries into"))?;
+        }
+        tx.commit().map_err(db("committing to"))?;
+        Ok(())
+    }
+
+    fn __writes_sealed_forms(&self) -> bool {
+        true
+    }
+
+    fn name(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}
+
+/// A batch's side-table rows: `(run, id, seq)` of every actor, subject and request ID.
+struct SideEntries<'a> {
+    actors: Vec<(i64, &'a str, i64)>,
+    subjects: Vec<(i64, &'a str, i64)>,
+    requests: Vec<(i64, &'a str, i64)>,
+}
+
+impl<'a> SideEntries<'a> {
+    fn with_capacity(n: usize) -> Self {
+        SideEntries {
+            actors: Vec::with_capacity(n + n / 8),
+            subjects: Vec::with_capacity(n + n / 4),
+            requests: Vec::with_capacity(n),
+        }
+    }
+
+    fn add(&mut self, envelope: &'a crate::Envelope, seq: i64) {
+        let run = run_of(seq);
+        self.actors.push((run, envelope.actor.id.as_str(), seq));
+        if let Some(principal) = &envelope.actor.on_behalf_of {
+            self.actors.push((run, principal.id.as_str(), seq));
+        }
+        self.subjects
+            .extend(envelope.subjects.iter().map(|s| (run, s.id.as_str(), seq)));
+        if let Some(r) = envelope.context.request_id_str() {
+            self.requests.push((run, r, seq));
+        }
+    }
+
+    /// Inserts the rows in key order, so that consecutive rows land on the same or the next
+    /// page of the current run, and records the runs.
+    fn insert(mut self, tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+        for (table, rows) in [
+            (
+                "INSERT OR IGNORE INTO audit_actors (run, actor_id, seq) VALUES (?1, ?2, ?3)",
+                &mut self.actors,
+            ),
+            (
+                "INSERT OR IGNORE INTO audit_subjects (run, subject_id, seq) VALUES (?1, ?2, ?3)",
+                &mut self.subjects,
+            ),
+            (
+                "INSERT OR IGNORE INTO audit_requests (run, request_id, seq) VALUES (?1, ?2, ?3)",
+                &mut self.requests,
+            ),
+        ] {
+            rows.sort_unstable();
+            let mut stmt = tx.prepare_cached(table)?;
+            for (run, id, seq) in rows.iter() {
+                stmt.execute(params![run, id, seq])?;
+            }
+        }
+        let mut runs: Vec<i64> = self.actors.iter().map(|&(run, ..)| run).collect();
+        runs.dedup();
+        let mut stmt = tx.prepare_cached("INSERT OR IGNORE INTO audit_runs (run) VALUES (?1)")?;
+        for run in runs {
+            stmt.execute([run])?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! The SQLite store's tables, their version, and the upgrade from older versions.
+//!
+//! `PRAGMA user_version` holds the layout's version:
+//!
+//! - **1** (written with version 0, before it was recorded): side tables keyed by `(id, seq)`
+//!   and an index on `audit_events.request_id`. Each event inserted into one random page of
+//!   each of those indexes, so a batch rewrote thousands of pages and the write rate fell as
+//!   the database grew.
+//! - **2**: the side tables (`audit_actors`, `audit_subjects`, `audit_requests`) are keyed by
+//!   `(run, id, seq)`, `run` being `seq >> RUN_BITS`, and `audit_runs` lists the runs. A batch
+//!   inserts into the pages of the current run only. See [`crate::query::sql`] for how queries
+//!   read them.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::query::sql::RUN_BITS;
+
+/// The layout this code reads and writes.
+pub(super) const VERSION: i64 = 2;
+
+const SIDE_TABLES: &str = "
+CREATE TABLE audit_runs (
+    run             INTEGER PRIMARY KEY
+);
+CREATE TABLE audit_actors (
+    run             INTEGER NOT NULL,
+    actor_id        TEXT NOT NULL COLLATE BINARY,
+    seq             INTEGER NOT NULL,
+    PRIMARY KEY (run, actor_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE audit_subjects (
+    run             INTEGER NOT NULL,
+    subject_id      TEXT NOT NULL COLLATE BINARY,
+    seq             INTEGER NOT NULL,
+    PRIMARY KEY (run, subject_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE audit_requests (
+    run             INTEGER NOT NULL,
+    request_id      TEXT NOT NULL COLLATE BINARY,
+    seq             INTEGER NOT NULL,
+    PRIMARY KEY (run, request_id, seq)
+) WITHOUT ROWID;
+";
+
+const EVENTS: &str = "
+CREATE TABLE audit_events (
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL COLLATE BINARY UNIQUE,
+    action          TEXT NOT NULL COLLATE BINARY,
+    occurred_at     TEXT NOT NULL COLLATE BINARY,
+    outcome         TEXT NOT NULL,
+    actor_type      TEXT NOT NULL,
+    actor_id        TEXT NOT NULL COLLATE BINARY,
+    request_id      TEXT COLLATE BINARY,
+    prev_hash       TEXT NOT NULL,
+    hash            TEXT NOT NULL,
+    envelope        TEXT NOT NULL
+);
+CREATE INDEX audit_events_action ON audit_events (action, seq);
+CREATE INDEX audit_events_time ON audit_events (occurred_at);
+CREATE TABLE audit_meta (
+    key             TEXT PRIMARY KEY,
+    value           TEXT NOT NULL
+);
+";
+
+/// What [`prepare`] found wrong.
+#[derive(Debug)]
+pub(super) enum SchemaError {
+    Sqlite(rusqlite::Error),
+    /// The file has no audit tables, and may not create them.
+    NotAudit,
+    /// Written by a newer version of this crate.
+    Newer(i64),
+}
+
+impl From<rusqlite::Error> for SchemaError {
+    fn from(e: rusqlite::Error) -> Self {
+        SchemaError::Sqlite(e)
+    }
+}
+
+impl std::fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SchemaError::Sqlite(e) => e.fmt(f),
+            SchemaError::NotAudit => f.write_str("it has no audit_events table"),
+            SchemaError::Newer(v) => write!(
+                f,
+                "its layout is version {v}, newer than this audit-core reads (version \
+                 {VERSION}): upgrade audit-core"
+            ),
+        }
+    }
+}
+
+/// Makes the database ready for this code: creates the tables in an empty one (when `create`),
+/// upgrades an older layout in one transaction, and refuses a newer one.
+pub(super) fn prepare(conn: &mut Connection, create: bool) -> Result<(), SchemaError> {
+    // Cheap and lock-free when the layout is current, the usual case.
+    if version(conn)? == VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Read again under the write lock: another connection may have done it meanwhile.
+    let found = version(&tx)?;
+    let has_events = tx
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    match found {
+        VERSION => return Ok(()),
+        v if v > VERSION => return Err(SchemaError::Newer(v)),
+        _ if !has_events && !create => return Err(SchemaError::NotAudit),
+        _ if !has_events => {
+            tx.execute_batch(EVENTS)?;
+            tx.execute_batch(SIDE_TABLES)?;
+        }
+        _ => upgrade_from_1(&tx)?,
+    }
+    tx.pragma_update(None, "user_version", VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+/// Version 1 to 2: the side tables rebuilt with their run, request IDs moved from an index on
+/// the events table to a side table. The events themselves, and so the chain, are untouched.
+fn upgrade_from_1(tx: &Connection) -> Result<(), rusqlite::Error> {
+    tx.execute_batch(
+        "DROP INDEX IF EXISTS audit_events_request;
+         DROP INDEX IF EXISTS audit_actors_seq;
+         DROP INDEX IF EXISTS audit_subjects_seq;
+         ALTER TABLE audit_actors RENAME TO audit_actors_v1;
+         ALTER TABLE audit_subjects RENAME TO audit_subjects_v1;",
+    )?;
+    tx.execute_batch(SIDE_TABLES)?;
+    tx.execute_batch(&format!(
+        "INSERT INTO audit_runs (run) SELECT DISTINCT seq >> {RUN_BITS} FROM audit_events;
+         INSERT INTO audit_actors (run, actor_id, seq)
+             SELECT seq >> {RUN_BITS}, actor_id, seq FROM audit_actors_v1;
+         INSERT INTO audit_subjects (run, subject_id, seq)
+             SELECT seq >> {RUN_BITS}, subject_id, seq FROM audit_subjects_v1;
+         INSERT INTO audit_requests (run, request_id, seq)
+             SELECT seq >> {RUN_BITS}, request_id, seq FROM audit_events
+             WHERE request_id IS NOT NULL;
+         DROP TABLE audit_actors_v1;
+         DROP TABLE audit_subjects_v1;"
+    ))
+}
