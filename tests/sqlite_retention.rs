@@ -2,7 +2,8 @@
 //! them: after a retention cut the chain verifies from the cut and later appends continue it;
 //! tampering after the cut (an envelope text, an indexed column, a row, a side-table entry,
 //! the cut record) is caught at the right `seq`; a trusted anchor catches a cut-off tail; and
-//! a corrupted file is a clear error, never a panic.
+//! a corrupted file is a clear error, never a panic. A database in the older layout (version
+//! 1) is upgraded in place on first open and answers as before; a newer one is refused.
 
 use std::path::{Path, PathBuf};
 
@@ -45,10 +46,11 @@ fn at(minutes: i64) -> Timestamp {
 }
 
 /// Appends events numbered `from..to`, event `i` occurring at minute `i`, through a new sink
-/// on `path`; every third event acts on someone's behalf, every second has two subjects.
+/// on `path`; every third event acts on someone's behalf, every second has two subjects. A new
+/// database has index runs of 8 events, so that cuts fall inside runs and remove whole ones.
 fn append(path: &Path, from: i64, to: i64) {
     let auditor = Auditor::builder()
-        .sink(SqliteSink::open(path).unwrap())
+        .sink(SqliteSink::__open_with_run_bits(path, 3).unwrap())
         .background(1024)
         .block_when_full(true)
         .build()
@@ -328,7 +330,7 @@ fn tampering_after_the_cut_is_caught_at_its_seq() {
         ),
         (
             "added subject entry",
-            format!("INSERT INTO audit_subjects (run, subject_id, seq) VALUES (0, '{other}', 27)"),
+            format!("INSERT INTO audit_subjects (run, subject_id, seq) VALUES (27 >> 3, '{other}', 27)"),
             27,
         ),
         (
@@ -415,8 +417,20 @@ fn tampering_after_the_cut_is_caught_at_its_seq() {
         "{err:?}"
     );
     // Without its cut record, the log looks cut off at the start: caught at seq 1.
-    let err = tampered("cut record", "DELETE FROM audit_meta");
+    let err = tampered(
+        "cut record",
+        "DELETE FROM audit_meta WHERE key LIKE 'cut_%'",
+    );
     assert_eq!(err.seq(), Some(1), "{err:?}");
+    // Without the run size, the store cannot be read at all, and says why.
+    let (_dir, path) = cut_db("run size");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute("DELETE FROM audit_meta WHERE key = 'run_bits'", [])
+        .unwrap();
+    drop(conn);
+    let err = SqliteLog::open(&path).unwrap_err().to_string();
+    assert!(err.contains("run_bits"), "{err}");
+    assert!(SqliteSink::verify(&path).is_err());
 }
 
 #[test]
@@ -601,4 +615,98 @@ fn corrupted_files_are_clear_errors() {
         ),
         "{err:?}"
     );
+}
+
+/// Rewrites a current database into layout version 1, as audit-core 0.1 wrote it: side
+/// tables keyed by `(id, seq)`, request ids indexed on the events table, no recorded version.
+fn downgrade_to_version_1(path: &Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "BEGIN;
+         CREATE TABLE v1_actors (actor_id TEXT NOT NULL COLLATE BINARY,
+             seq INTEGER NOT NULL REFERENCES audit_events (seq) ON DELETE CASCADE,
+             PRIMARY KEY (actor_id, seq)) WITHOUT ROWID;
+         CREATE TABLE v1_subjects (subject_id TEXT NOT NULL COLLATE BINARY,
+             seq INTEGER NOT NULL REFERENCES audit_events (seq) ON DELETE CASCADE,
+             PRIMARY KEY (subject_id, seq)) WITHOUT ROWID;
+         INSERT INTO v1_actors SELECT actor_id, seq FROM audit_actors;
+         INSERT INTO v1_subjects SELECT subject_id, seq FROM audit_subjects;
+         DROP TABLE audit_actors; DROP TABLE audit_subjects;
+         DROP TABLE audit_requests; DROP TABLE audit_runs;
+         ALTER TABLE v1_actors RENAME TO audit_actors;
+         ALTER TABLE v1_subjects RENAME TO audit_subjects;
+         CREATE INDEX audit_actors_seq ON audit_actors (seq);
+         CREATE INDEX audit_subjects_seq ON audit_subjects (seq);
+         CREATE INDEX audit_events_request ON audit_events (request_id)
+             WHERE request_id IS NOT NULL;
+         DELETE FROM audit_meta WHERE key = 'run_bits';
+         PRAGMA user_version = 0;
+         COMMIT;",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_version_1_database_is_upgraded_in_place_and_answers_the_same() {
+    let dir = TempDir::new("upgrade");
+    let path = dir.db();
+    append(&path, 0, 40);
+    SqliteLog::open(&path)
+        .unwrap()
+        .delete_before(at(5))
+        .unwrap();
+    let answers = |path: &Path| {
+        let log = SqliteLog::open(path).unwrap();
+        let all = log.query(&Query::new().limit(100)).unwrap().events;
+        let mut answers = vec![all.iter().map(|e| e.id).collect::<Vec<_>>()];
+        for e in &all {
+            for q in [
+                Query::new().actor(&e.actor.id),
+                Query::new().subject(&e.subjects[0].id),
+                Query::new().request_id(e.context.request_id_str().unwrap()),
+                Query::new()
+                    .subject(&e.subjects[0].id)
+                    .actor(&e.actor.id)
+                    .action("widget.*"),
+            ] {
+                answers.push(log.query(&q).unwrap().events.iter().map(|e| e.id).collect());
+            }
+        }
+        answers
+    };
+    let before = answers(&path);
+    downgrade_to_version_1(&path);
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 0);
+    drop(conn);
+
+    // The first open upgrades; the answers, the chain and the cut are as they were.
+    assert_eq!(answers(&path), before);
+    let report = SqliteSink::verify(&path).unwrap();
+    assert_eq!((report.events, report.last_seq), (35, 40));
+    // Appends continue the chain in the new layout.
+    append(&path, 40, 50);
+    assert_eq!(SqliteSink::verify(&path).unwrap().last_seq, 50);
+    let log = SqliteLog::open(&path).unwrap();
+    assert_eq!(log.count(&Query::new().request_id("req-45")).unwrap(), 1);
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_refused_with_its_version() {
+    let dir = TempDir::new("newer");
+    let path = dir.db();
+    append(&path, 0, 3);
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 9).unwrap();
+    drop(conn);
+    let err = SqliteLog::open(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("version 9") && err.contains("upgrade audit-core"),
+        "{err}"
+    );
+    let err = SqliteSink::open(&path).unwrap_err().to_string();
+    assert!(err.contains("version 9"), "{err}");
 }

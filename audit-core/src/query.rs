@@ -298,7 +298,7 @@ pub fn timeline(events: &[Envelope]) -> String {
 /// event) differently:
 ///
 /// - Postgres keys them by `(id, seq)`.
-/// - SQLite keys them by `(run, id, seq)`, where `run` is `seq >> RUN_BITS`: a batch then
+/// - SQLite keys them by `(run, id, seq)`, where `run` is `seq >> bits` ([`Runs`]): a batch then
 ///   inserts into the few pages of the current run instead of one random page of the whole
 ///   index per ID, which is what bounded its write rate. `audit_runs` lists the runs, and a
 ///   query walks them newest first (`run IN (SELECT run FROM audit_runs)` on the leading key
@@ -307,19 +307,28 @@ pub fn timeline(events: &[Envelope]) -> String {
 pub(crate) mod sql {
     use super::{ActionFilter, Query};
 
-    /// How many low bits of `seq` one SQLite index run spans: 65,536 events.
-    pub(crate) const RUN_BITS: u32 = 16;
+    /// How an SQLite database groups its side-table rows into runs: `seq >> bits`. Fixed
+    /// when the database is created, and kept in its `audit_meta`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) struct Runs {
+        pub(crate) bits: u32,
+    }
 
-    /// The SQLite index run that holds the side-table rows of the event at `seq`.
-    pub(crate) fn run_of(seq: i64) -> i64 {
-        seq >> RUN_BITS
+    impl Runs {
+        /// 65,536 events a run: a batch touches few pages, a query seeks once per run.
+        pub(crate) const DEFAULT: Runs = Runs { bits: 16 };
+
+        /// The run holding the side-table rows of the event at `seq`.
+        pub(crate) fn of(self, seq: i64) -> i64 {
+            seq >> self.bits
+        }
     }
 
     /// Which store the SQL is for.
     #[derive(Clone, Copy, PartialEq, Eq)]
     pub(crate) enum Dialect {
         /// `?1` placeholders; side tables keyed by `(run, id, seq)`.
-        Sqlite,
+        Sqlite(Runs),
         /// `$1` placeholders; side tables keyed by `(id, seq)`.
         Postgres,
     }
@@ -372,7 +381,7 @@ pub(crate) mod sql {
                 Some(SUBJECTS)
             } else if q.actor.is_some() {
                 Some(ACTORS)
-            } else if q.request_id.is_some() && dialect == Dialect::Sqlite {
+            } else if q.request_id.is_some() && matches!(dialect, Dialect::Sqlite(_)) {
                 Some(REQUESTS)
             } else {
                 None
@@ -393,13 +402,13 @@ pub(crate) mod sql {
                 tables: tables.to_owned(),
             };
             if let Some(side) = side
-                && dialect == Dialect::Sqlite
+                && let Dialect::Sqlite(runs) = dialect
             {
                 // Runs newest first; a cursor also bounds the runs to walk.
                 match q.after {
                     Some(c) => sql.push(
                         &format!("d.run IN (SELECT run FROM {tables}audit_runs WHERE run <= ?)"),
-                        Param::Int(run_of(i64::try_from(c.seq()).unwrap_or(i64::MAX))),
+                        Param::Int(runs.of(i64::try_from(c.seq()).unwrap_or(i64::MAX))),
                     ),
                     None => sql
                         .filters
@@ -426,7 +435,7 @@ pub(crate) mod sql {
             if q.subject.is_some()
                 && let Some(actor) = &q.actor
             {
-                let same_run = if dialect == Dialect::Sqlite {
+                let same_run = if matches!(dialect, Dialect::Sqlite(_)) {
                     "a.run = d.run AND "
                 } else {
                     ""
@@ -483,7 +492,7 @@ pub(crate) mod sql {
             self.params.push(value);
             let n = self.params.len();
             let mark = match self.dialect {
-                Dialect::Sqlite => format!("?{n}"),
+                Dialect::Sqlite(_) => format!("?{n}"),
                 Dialect::Postgres => format!("${n}"),
             };
             self.filters.push(filter.replace('?', &mark));
@@ -504,7 +513,7 @@ pub(crate) mod sql {
             // filter): the planner then walks that key backwards and stops after `limit`
             // rows, instead of scanning a `seq` index for the rare rows of one ID.
             let (seq, order) = match (self.side, self.dialect) {
-                (Some(side), Dialect::Sqlite) => (
+                (Some(side), Dialect::Sqlite(_)) => (
                     "d.seq",
                     format!("d.run DESC, d.{} DESC, d.seq DESC", side.key),
                 ),

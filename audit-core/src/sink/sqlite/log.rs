@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{connect, cut_point, schema};
 use crate::chain::{Anchor, Break, ChainHead, Verifier, VerifyError, VerifyReport};
-use crate::query::sql::{Dialect, Param, SqlQuery, run_of};
+use crate::query::sql::{Dialect, Param, Runs, SqlQuery};
 use crate::query::{ActionFilter, Page, Query};
 use crate::sink::RetentionReport;
 use crate::{Envelope, EventId, Timestamp};
@@ -78,6 +78,7 @@ impl std::error::Error for QueryError {
 pub struct SqliteLog {
     conn: Connection,
     path: PathBuf,
+    runs: Runs,
 }
 
 impl std::fmt::Debug for SqliteLog {
@@ -104,14 +105,14 @@ impl SqliteLog {
         };
         let mut conn = connect(&path, false).map_err(err)?;
         // Fails on a file that is not an audit database; upgrades an older layout.
-        schema::prepare(&mut conn, false).map_err(|e| match e {
+        let runs = schema::prepare(&mut conn, None).map_err(|e| match e {
             schema::SchemaError::Sqlite(source) => err(source),
             other => QueryError::Layout {
                 path: path.clone(),
                 detail: other.to_string(),
             },
         })?;
-        Ok(SqliteLog { conn, path })
+        Ok(SqliteLog { conn, path, runs })
     }
 
     fn db_err(&self, source: rusqlite::Error) -> QueryError {
@@ -151,7 +152,7 @@ impl SqliteLog {
 
     /// `seq` and envelope text of at most `n` rows matching `query`, newest first.
     fn rows(&self, query: &Query, n: usize) -> Result<Vec<(i64, String)>, QueryError> {
-        let sql = SqlQuery::build(query, "", Dialect::Sqlite);
+        let sql = SqlQuery::build(query, "", Dialect::Sqlite(self.runs));
         let mut stmt = self
             .conn
             .prepare_cached(&sql.page(n))
@@ -219,7 +220,7 @@ impl SqliteLog {
     pub fn count(&self, query: &Query) -> Result<u64, QueryError> {
         let mut q = query.clone();
         q.after = None;
-        let sql = SqlQuery::build(&q, "", Dialect::Sqlite);
+        let sql = SqlQuery::build(&q, "", Dialect::Sqlite(self.runs));
         let text = sql.count();
         let n: i64 = self
             .conn
@@ -307,12 +308,15 @@ impl SqliteLog {
         for table in ["audit_actors", "audit_subjects", "audit_requests"] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE run <= ?1 AND seq <= ?2"),
-                [run_of(cut_seq), cut_seq],
+                [self.runs.of(cut_seq), cut_seq],
             )
             .map_err(err)?;
         }
-        tx.execute("DELETE FROM audit_runs WHERE run < ?1", [run_of(cut_seq)])
-            .map_err(err)?;
+        tx.execute(
+            "DELETE FROM audit_runs WHERE run < ?1",
+            [self.runs.of(cut_seq)],
+        )
+        .map_err(err)?;
         tx.execute(
             "INSERT INTO audit_meta (key, value) VALUES ('cut_seq', ?1), ('cut_hash', ?2) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -350,7 +354,7 @@ impl SqliteLog {
             // fell to retention and cannot be checked.
             verifier.check_anchor_at(anchor)?;
         }
-        let mut side = SideRows::new(&snapshot).map_err(io)?;
+        let mut side = SideRows::new(&snapshot, self.runs).map_err(io)?;
         // Every column and side-table row a query or the next append reads is compared with
         // the envelope.
         let mut stmt = snapshot
@@ -418,7 +422,9 @@ impl SqliteLog {
 /// `seq` order (a run's rows are contiguous in each table's key, but not in `seq` order).
 struct SideRows<'c> {
     conn: &'c Connection,
-    runs: HashSet<i64>,
+    runs: Runs,
+    /// The runs `audit_runs` lists.
+    listed: HashSet<i64>,
     /// The run loaded, and its rows by `seq`: actor, subject and request IDs.
     run: Option<i64>,
     rows: [HashMap<i64, Vec<String>>; 3],
@@ -433,14 +439,15 @@ const SIDE_TABLES: [(&str, &str); 3] = [
 ];
 
 impl<'c> SideRows<'c> {
-    fn new(conn: &'c Connection) -> Result<Self, rusqlite::Error> {
+    fn new(conn: &'c Connection, runs: Runs) -> Result<Self, rusqlite::Error> {
         let mut stmt = conn.prepare("SELECT run FROM audit_runs")?;
-        let runs = stmt
+        let listed = stmt
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(SideRows {
             conn,
             runs,
+            listed,
             run: None,
             rows: Default::default(),
             seen: [0; 3],
@@ -449,12 +456,12 @@ impl<'c> SideRows<'c> {
 
     /// Why the side-table rows of the event at `seq` do not match it, if they do not.
     fn check(&mut self, seq: i64, envelope: &Envelope) -> Result<Option<String>, rusqlite::Error> {
-        let run = run_of(seq);
+        let run = self.runs.of(seq);
         if self.run != Some(run) {
             if let Some(why) = self.unclaimed() {
                 return Ok(Some(why));
             }
-            if !self.runs.contains(&run) {
+            if !self.listed.contains(&run) {
                 return Ok(Some(format!(
                     "its run ({run}) is missing from audit_runs, so queries by actor, subject or \
                      request id skip it"
@@ -483,10 +490,8 @@ impl<'c> SideRows<'c> {
     }
 
     fn load(&mut self, run: i64) -> Result<(), rusqlite::Error> {
-        for (((table, key), rows), seen) in SIDE_TABLES
-            .iter()
-            .zip(&mut self.rows)
-            .zip(&mut self.seen)
+        for (((table, key), rows), seen) in
+            SIDE_TABLES.iter().zip(&mut self.rows).zip(&mut self.seen)
         {
             let mut stmt = self
                 .conn
@@ -531,7 +536,7 @@ impl<'c> SideRows<'c> {
                     &format!(
                         "SELECT seq FROM {table} WHERE run NOT IN (SELECT DISTINCT seq >> {bits} \
                          FROM audit_events) ORDER BY seq LIMIT 1",
-                        bits = crate::query::sql::RUN_BITS
+                        bits = self.runs.bits
                     ),
                     [],
                     |r| r.get(0),

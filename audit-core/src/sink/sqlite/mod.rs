@@ -7,7 +7,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use super::{Batch, Sink, SinkError};
 use crate::chain::{Anchor, ChainHead, VerifyError, VerifyReport};
-use crate::query::sql::run_of;
+use crate::query::sql::Runs;
 
 mod log;
 mod schema;
@@ -79,6 +79,7 @@ fn corrupt_or_io(path: &Path, doing: &str, e: &rusqlite::Error) -> SinkError {
 pub struct SqliteSink {
     conn: Connection,
     path: PathBuf,
+    runs: Runs,
 }
 
 impl std::fmt::Debug for SqliteSink {
@@ -96,13 +97,29 @@ impl SqliteSink {
     ///
     /// A [`SinkError`] when the file cannot be opened or is not an SQLite database.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SinkError> {
-        let path = path.as_ref().to_owned();
+        Self::open_with_runs(path.as_ref(), Runs::DEFAULT)
+    }
+
+    /// Opens as [`SqliteSink::open`], creating a new database with index runs of
+    /// `2^run_bits` events rather than 65,536: for tests that need many runs in few events.
+    #[doc(hidden)]
+    pub fn __open_with_run_bits(path: impl AsRef<Path>, run_bits: u32) -> Result<Self, SinkError> {
+        Self::open_with_runs(
+            path.as_ref(),
+            Runs {
+                bits: run_bits.min(62),
+            },
+        )
+    }
+
+    fn open_with_runs(path: &Path, runs: Runs) -> Result<Self, SinkError> {
+        let path = path.to_owned();
         let mut conn = connect(&path, true).map_err(|e| corrupt_or_io(&path, "opening", &e))?;
-        schema::prepare(&mut conn, true).map_err(|e| SinkError::Corrupt {
+        let runs = schema::prepare(&mut conn, Some(runs)).map_err(|e| SinkError::Corrupt {
             path: path.clone(),
             detail: format!("preparing the audit tables: {e}"),
         })?;
-        Ok(SqliteSink { conn, path })
+        Ok(SqliteSink { conn, path, runs })
     }
 
     /// A reader on the same database, for queries while the sink writes.
@@ -218,7 +235,7 @@ impl Sink for SqliteSink {
                 )
                 .map_err(db("preparing an insert into"))?;
             let mut json = Vec::with_capacity(1024);
-            let mut entries = SideEntries::with_capacity(batch.len());
+            let mut entries = SideEntries::with_capacity(batch.len(), self.runs);
             for sealed in batch.sealed() {
                 let envelope = sealed.envelope();
                 let forms = sealed.writable()?;
@@ -245,7 +262,9 @@ impl Sink for SqliteSink {
                 entries.add(envelope, seq_i);
                 head = ChainHead { seq, hash };
             }
-            entries.insert(&tx).map_err(db("inserting index entries into"))?;
+            entries
+                .insert(&tx)
+                .map_err(db("inserting index entries into"))?;
         }
         tx.commit().map_err(db("committing to"))?;
         Ok(())
@@ -262,14 +281,16 @@ impl Sink for SqliteSink {
 
 /// A batch's side-table rows: `(run, id, seq)` of every actor, subject and request ID.
 struct SideEntries<'a> {
+    runs: Runs,
     actors: Vec<(i64, &'a str, i64)>,
     subjects: Vec<(i64, &'a str, i64)>,
     requests: Vec<(i64, &'a str, i64)>,
 }
 
 impl<'a> SideEntries<'a> {
-    fn with_capacity(n: usize) -> Self {
+    fn with_capacity(n: usize, runs: Runs) -> Self {
         SideEntries {
+            runs,
             actors: Vec::with_capacity(n + n / 8),
             subjects: Vec::with_capacity(n + n / 4),
             requests: Vec::with_capacity(n),
@@ -277,7 +298,7 @@ impl<'a> SideEntries<'a> {
     }
 
     fn add(&mut self, envelope: &'a crate::Envelope, seq: i64) {
-        let run = run_of(seq);
+        let run = self.runs.of(seq);
         self.actors.push((run, envelope.actor.id.as_str(), seq));
         if let Some(principal) = &envelope.actor.on_behalf_of {
             self.actors.push((run, principal.id.as_str(), seq));

@@ -7,13 +7,13 @@
 //!   each of those indexes, so a batch rewrote thousands of pages and the write rate fell as
 //!   the database grew.
 //! - **2**: the side tables (`audit_actors`, `audit_subjects`, `audit_requests`) are keyed by
-//!   `(run, id, seq)`, `run` being `seq >> RUN_BITS`, and `audit_runs` lists the runs. A batch
-//!   inserts into the pages of the current run only. See [`crate::query::sql`] for how queries
-//!   read them.
+//!   `(run, id, seq)`, `run` being `seq >> bits` (`bits` kept in `audit_meta` as `run_bits`),
+//!   and `audit_runs` lists the runs. A batch inserts into the pages of the current run only.
+//!   See [`crate::query::sql`] for how queries read them.
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::query::sql::RUN_BITS;
+use crate::query::sql::Runs;
 
 /// The layout this code reads and writes.
 pub(super) const VERSION: i64 = 2;
@@ -72,6 +72,8 @@ pub(super) enum SchemaError {
     NotAudit,
     /// Written by a newer version of this crate.
     Newer(i64),
+    /// `audit_meta` holds no usable `run_bits`.
+    RunBits(Option<String>),
 }
 
 impl From<rusqlite::Error> for SchemaError {
@@ -90,16 +92,21 @@ impl std::fmt::Display for SchemaError {
                 "its layout is version {v}, newer than this audit-core reads (version \
                  {VERSION}): upgrade audit-core"
             ),
+            SchemaError::RunBits(found) => write!(
+                f,
+                "its audit_meta should hold run_bits, a number from 0 to 62, but holds {found:?}"
+            ),
         }
     }
 }
 
-/// Makes the database ready for this code: creates the tables in an empty one (when `create`),
-/// upgrades an older layout in one transaction, and refuses a newer one.
-pub(super) fn prepare(conn: &mut Connection, create: bool) -> Result<(), SchemaError> {
+/// Makes the database ready for this code and returns its runs: creates the tables in an
+/// empty one (with `new_runs`, when given), upgrades an older layout in one transaction, and
+/// refuses a newer one.
+pub(super) fn prepare(conn: &mut Connection, new_runs: Option<Runs>) -> Result<Runs, SchemaError> {
     // Cheap and lock-free when the layout is current, the usual case.
     if version(conn)? == VERSION {
-        return Ok(());
+        return runs(conn);
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // Read again under the write lock: another connection may have done it meanwhile.
@@ -112,19 +119,42 @@ pub(super) fn prepare(conn: &mut Connection, create: bool) -> Result<(), SchemaE
         )
         .optional()?
         .is_some();
-    match found {
-        VERSION => return Ok(()),
-        v if v > VERSION => return Err(SchemaError::Newer(v)),
-        _ if !has_events && !create => return Err(SchemaError::NotAudit),
-        _ if !has_events => {
+    let runs = match (found, new_runs) {
+        (VERSION, _) => return runs(&tx),
+        (v, _) if v > VERSION => return Err(SchemaError::Newer(v)),
+        (_, None) if !has_events => return Err(SchemaError::NotAudit),
+        (_, Some(runs)) if !has_events => {
             tx.execute_batch(EVENTS)?;
             tx.execute_batch(SIDE_TABLES)?;
+            runs
         }
-        _ => upgrade_from_1(&tx)?,
-    }
+        _ => {
+            upgrade_from_1(&tx, Runs::DEFAULT)?;
+            Runs::DEFAULT
+        }
+    };
+    tx.execute(
+        "INSERT INTO audit_meta (key, value) VALUES ('run_bits', ?1)",
+        [runs.bits.to_string()],
+    )?;
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
-    Ok(())
+    Ok(runs)
+}
+
+/// The runs recorded in `audit_meta`.
+fn runs(conn: &Connection) -> Result<Runs, SchemaError> {
+    let value: Option<String> = conn
+        .query_row(
+            "SELECT value FROM audit_meta WHERE key = 'run_bits'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match value.as_deref().map(str::parse::<u32>) {
+        Some(Ok(bits)) if bits <= 62 => Ok(Runs { bits }),
+        _ => Err(SchemaError::RunBits(value)),
+    }
 }
 
 fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
@@ -133,7 +163,8 @@ fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
 
 /// Version 1 to 2: the side tables rebuilt with their run, request IDs moved from an index on
 /// the events table to a side table. The events themselves, and so the chain, are untouched.
-fn upgrade_from_1(tx: &Connection) -> Result<(), rusqlite::Error> {
+fn upgrade_from_1(tx: &Connection, runs: Runs) -> Result<(), rusqlite::Error> {
+    let bits = runs.bits;
     tx.execute_batch(
         "DROP INDEX IF EXISTS audit_events_request;
          DROP INDEX IF EXISTS audit_actors_seq;
@@ -143,13 +174,13 @@ fn upgrade_from_1(tx: &Connection) -> Result<(), rusqlite::Error> {
     )?;
     tx.execute_batch(SIDE_TABLES)?;
     tx.execute_batch(&format!(
-        "INSERT INTO audit_runs (run) SELECT DISTINCT seq >> {RUN_BITS} FROM audit_events;
+        "INSERT INTO audit_runs (run) SELECT DISTINCT seq >> {bits} FROM audit_events;
          INSERT INTO audit_actors (run, actor_id, seq)
-             SELECT seq >> {RUN_BITS}, actor_id, seq FROM audit_actors_v1;
+             SELECT seq >> {bits}, actor_id, seq FROM audit_actors_v1;
          INSERT INTO audit_subjects (run, subject_id, seq)
-             SELECT seq >> {RUN_BITS}, subject_id, seq FROM audit_subjects_v1;
+             SELECT seq >> {bits}, subject_id, seq FROM audit_subjects_v1;
          INSERT INTO audit_requests (run, request_id, seq)
-             SELECT seq >> {RUN_BITS}, request_id, seq FROM audit_events
+             SELECT seq >> {bits}, request_id, seq FROM audit_events
              WHERE request_id IS NOT NULL;
          DROP TABLE audit_actors_v1;
          DROP TABLE audit_subjects_v1;"
