@@ -9,6 +9,7 @@ use super::{Batch, Sink, SinkError};
 use crate::chain::{Anchor, ChainHead, VerifyError, VerifyReport};
 use crate::query::sql::Runs;
 
+mod checkpoint;
 mod log;
 mod schema;
 
@@ -77,6 +78,8 @@ fn corrupt_or_io(path: &Path, doing: &str, e: &rusqlite::Error) -> SinkError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SqliteSink {
+    // Stopped before the writer closes, which then checkpoints what is left.
+    _checkpointer: checkpoint::Checkpointer,
     conn: Connection,
     path: PathBuf,
     runs: Runs,
@@ -119,7 +122,13 @@ impl SqliteSink {
             path: path.clone(),
             detail: format!("preparing the audit tables: {e}"),
         })?;
-        Ok(SqliteSink { conn, path, runs })
+        let checkpointer = checkpoint::Checkpointer::start(&path, &mut conn)?;
+        Ok(SqliteSink {
+            _checkpointer: checkpointer,
+            conn,
+            path,
+            runs,
+        })
     }
 
     /// A reader on the same database, for queries while the sink writes.
