@@ -449,14 +449,24 @@ fn bench_queries(c: &mut Criterion) {
 criterion_group!(benches, bench_emit, bench_queries);
 
 /// `AUDIT_BENCH_SQLITE_ONESHOT=N`: emit N events from one thread into a new database and
-/// exit, without criterion (for `perf stat` and profilers).
+/// exit, without criterion (for `perf stat` and profilers). N should be a multiple of the block
+/// size.
 fn oneshot(events: u64) {
     let world = Arc::new(World::new());
     let path = std::env::temp_dir().join(format!("audit-bench-oneshot-{}.db", std::process::id()));
     remove_db(&path);
     let auditor = background(&path);
+    // `AUDIT_BENCH_SQLITE_BLOCK=N`: in blocks of N events, each flushed, as criterion does.
+    let block: u64 = std::env::var("AUDIT_BENCH_SQLITE_BLOCK")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(events)
+        .clamp(1, events.max(1));
     let cpu = cpu_time();
-    let wall = emit_block(&auditor, &world, 1, events);
+    let mut wall = Duration::ZERO;
+    for _ in 0..events / block {
+        wall += emit_block(&auditor, &world, 1, block);
+    }
     let cpu = cpu_time() - cpu;
     println!(
         "{events} events in {wall:.2?} wall ({:.0} events/s), {:.1} us CPU per event",

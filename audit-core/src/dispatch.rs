@@ -156,6 +156,10 @@ const SPENT_MAX: usize = 65_536;
 /// the batches.
 const SPENT_PER_EMIT: usize = 64;
 
+/// How many written envelopes an idle worker frees before it looks at its queue again (about
+/// a millisecond): new events wait for a chunk, not for the whole list.
+const SPENT_PER_IDLE_PASS: usize = 1_024;
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // State stays consistent across a panic (no invariant spans an unwind); keep going.
@@ -1145,8 +1149,10 @@ impl Worker {
             }
             if !state.spent.is_empty() {
                 // Idle or stopping: no emitter is around to free them, and none competes
-                // with us now.
-                let spent = std::mem::take(&mut state.spent);
+                // with us now. A chunk at a time, so that events queued meanwhile are written
+                // first.
+                let keep = state.spent.len().saturating_sub(SPENT_PER_IDLE_PASS);
+                let spent = state.spent.split_off(keep);
                 drop(state);
                 drop(spent);
                 state = self.shared.lock();

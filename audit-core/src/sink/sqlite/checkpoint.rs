@@ -8,7 +8,7 @@
 //! done, the writer's next commit copies the few frames written meanwhile, so that the WAL is
 //! whole in the database file when the writer's next transaction begins, and SQLite starts
 //! the WAL over instead of growing it. Should the thread fall behind or fail, the writer
-//! checkpoints itself past [`WRITER_PAGES`]: the WAL stays bounded as with SQLite's own
+//! checkpoints itself past [`WRITER_BYTES`]: the WAL stays bounded as with SQLite's own
 //! automatic checkpoint.
 //!
 //! A checkpoint never decides durability: a commit is durable once its WAL frames are synced.
@@ -23,10 +23,28 @@ use rusqlite::hooks::Wal;
 
 use crate::sink::SinkError;
 
-/// WAL pages (4 KiB each) after which the writer asks for a checkpoint: 16 MiB.
-const START_PAGES: c_int = 4_096;
-/// WAL pages after which the writer checkpoints itself, whatever the thread does: 256 MiB.
-const WRITER_PAGES: c_int = 65_536;
+/// WAL size after which the writer asks for a checkpoint.
+const START_BYTES: i64 = 16 << 20;
+/// WAL size after which the writer checkpoints itself, whatever the thread does.
+const WRITER_BYTES: i64 = 256 << 20;
+
+/// [`START_BYTES`] and [`WRITER_BYTES`] in pages of the database, as the WAL hook counts.
+#[derive(Clone, Copy)]
+struct Thresholds {
+    start: c_int,
+    writer: c_int,
+}
+
+impl Thresholds {
+    fn of(conn: &Connection) -> Result<Self, rusqlite::Error> {
+        let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let pages = |bytes: i64| c_int::try_from(bytes / page.max(512)).unwrap_or(c_int::MAX);
+        Ok(Thresholds {
+            start: pages(START_BYTES),
+            writer: pages(WRITER_BYTES),
+        })
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -80,14 +98,17 @@ impl Checkpointer {
                     )
                 })?
         };
+        let thresholds = Thresholds::of(writer)
+            .map_err(|e| super::corrupt_or_io(path, "reading the page size", &e))?;
         let hooked = Arc::clone(&shared);
-        writer.wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
-            on_commit(&hooked, wal, pages);
-            // Never an error: the commit has happened, and an error here would make it look
-            // failed (and the batch written twice when retried).
-            Ok(())
-        }))
-        .map_err(|e| super::corrupt_or_io(path, "hooking the checkpoint thread", &e))?;
+        writer
+            .wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
+                on_commit(&hooked, thresholds, wal, pages);
+                // Never an error: the commit has happened, and an error here would make it look
+                // failed (and the batch written twice when retried).
+                Ok(())
+            }))
+            .map_err(|e| super::corrupt_or_io(path, "hooking the checkpoint thread", &e))?;
         Ok(Checkpointer {
             shared,
             thread: Some(thread),
@@ -106,10 +127,10 @@ impl Drop for Checkpointer {
 }
 
 /// The writer's side, after each commit with `pages` frames in the WAL.
-fn on_commit(shared: &Shared, wal: &mut Wal, pages: c_int) {
+fn on_commit(shared: &Shared, thresholds: Thresholds, wal: &mut Wal, pages: c_int) {
     let mut phase = shared.phase();
     match *phase {
-        Phase::Idle if pages >= START_PAGES => {
+        Phase::Idle if pages >= thresholds.start => {
             *phase = Phase::Asked;
             shared.wake.notify_one();
         }
@@ -120,7 +141,7 @@ fn on_commit(shared: &Shared, wal: &mut Wal, pages: c_int) {
             // A failure leaves them in the WAL, for the next checkpoint.
             let _ = wal.checkpoint();
         }
-        Phase::Asked if pages >= WRITER_PAGES => {
+        Phase::Asked if pages >= thresholds.writer => {
             drop(phase);
             let _ = wal.checkpoint();
         }

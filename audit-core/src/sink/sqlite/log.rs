@@ -105,7 +105,7 @@ impl SqliteLog {
         };
         let mut conn = connect(&path, false).map_err(err)?;
         // Fails on a file that is not an audit database; upgrades an older layout.
-        let runs = schema::prepare(&mut conn, None).map_err(|e| match e {
+        let runs = schema::prepare(&mut conn, &path, None).map_err(|e| match e {
             schema::SchemaError::Sqlite(source) => err(source),
             other => QueryError::Layout {
                 path: path.clone(),

@@ -74,6 +74,8 @@ pub(super) enum SchemaError {
     Newer(i64),
     /// `audit_meta` holds no usable `run_bits`.
     RunBits(Option<String>),
+    /// The file is shorter than its header says, and no WAL holds the rest.
+    Truncated { bytes: u64, pages: u64, page_size: u64 },
 }
 
 impl From<rusqlite::Error> for SchemaError {
@@ -92,6 +94,15 @@ impl std::fmt::Display for SchemaError {
                 "its layout is version {v}, newer than this audit-core reads (version \
                  {VERSION}): upgrade audit-core"
             ),
+            SchemaError::Truncated {
+                bytes,
+                pages,
+                page_size,
+            } => write!(
+                f,
+                "the SQLite file holds {bytes} bytes, but its header counts {pages} pages of \
+                 {page_size} bytes: it was truncated (restore it from a backup)"
+            ),
             SchemaError::RunBits(found) => write!(
                 f,
                 "its audit_meta should hold run_bits, a number from 0 to 62, but holds {found:?}"
@@ -103,7 +114,12 @@ impl std::fmt::Display for SchemaError {
 /// Makes the database ready for this code and returns its runs: creates the tables in an
 /// empty one (with `new_runs`, when given), upgrades an older layout in one transaction, and
 /// refuses a newer one.
-pub(super) fn prepare(conn: &mut Connection, new_runs: Option<Runs>) -> Result<Runs, SchemaError> {
+pub(super) fn prepare(
+    conn: &mut Connection,
+    path: &std::path::Path,
+    new_runs: Option<Runs>,
+) -> Result<Runs, SchemaError> {
+    check_length(conn, path)?;
     // Cheap and lock-free when the layout is current, the usual case.
     if version(conn)? == VERSION {
         return runs(conn);
@@ -155,6 +171,31 @@ fn runs(conn: &Connection) -> Result<Runs, SchemaError> {
         Some(Ok(bits)) if bits <= 62 => Ok(Runs { bits }),
         _ => Err(SchemaError::RunBits(value)),
     }
+}
+
+/// A file cut short (a partial copy, a full disk) fails here rather than at some later read:
+/// with no WAL frames around, the file must hold every page its header counts.
+fn check_length(conn: &Connection, path: &std::path::Path) -> Result<(), SchemaError> {
+    let len = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    if len(&wal) > 0 {
+        return Ok(());
+    }
+    let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+    let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    let (pages, page_size) = (
+        u64::try_from(pages).unwrap_or(0),
+        u64::try_from(page_size).unwrap_or(0),
+    );
+    let bytes = len(path);
+    if bytes < pages.saturating_mul(page_size) {
+        return Err(SchemaError::Truncated {
+            bytes,
+            pages,
+            page_size,
+        });
+    }
+    Ok(())
 }
 
 fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
