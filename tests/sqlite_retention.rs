@@ -710,3 +710,52 @@ fn a_database_from_a_newer_version_is_refused_with_its_version() {
     let err = SqliteSink::open(&path).unwrap_err().to_string();
     assert!(err.contains("version 9"), "{err}");
 }
+
+#[derive(AuditEvent)]
+#[audit(action = "widget.noted")]
+pub struct WidgetNoted {
+    #[audit(actor)]
+    pub by: EntityRef<UserId>,
+    #[audit(subject)]
+    pub widget: EntityRef<WidgetId>,
+    pub note: String,
+}
+
+#[test]
+fn the_wal_is_checkpointed_while_writing_and_removed_on_close() {
+    let dir = TempDir::new("wal");
+    let path = dir.db();
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let auditor = Auditor::builder()
+        .sink(SqliteSink::open(&path).unwrap())
+        .background(4096)
+        .block_when_full(true)
+        .build()
+        .unwrap();
+    let by = EntityRef::new(UserId::new(), "Writer");
+    let widget = EntityRef::new(WidgetId::new(), "Widget");
+    // About 80 MB through the WAL, 8 KB an event: five times the 16 MiB after which the
+    // checkpoint thread copies it back.
+    let mut largest = 0;
+    for round in 0..10 {
+        for i in 0..1_000 {
+            let note = format!("{round}/{i} ").repeat(1_000);
+            let event = WidgetNoted {
+                by: by.clone(),
+                widget: widget.clone(),
+                note: note.chars().take(8_000).collect(),
+            };
+            auditor.emit(event).unwrap();
+        }
+        auditor.flush().unwrap();
+        largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    }
+    // The WAL started over instead of growing with the log (the writer's own checkpoint
+    // would only start at 256 MiB).
+    eprintln!("largest WAL: {largest} bytes");
+    assert!(largest < 48 << 20, "the WAL grew to {largest} bytes");
+    assert!(auditor.shutdown().is_clean());
+    assert!(!wal.exists(), "the WAL was not checkpointed and removed on close");
+    let report = SqliteSink::verify(&path).unwrap();
+    assert_eq!(report.events, 10_000);
+}

@@ -60,15 +60,21 @@ fn corrupt_or_io(path: &Path, doing: &str, e: &rusqlite::Error) -> SinkError {
 ///   written (with `seq`, `prev_hash` and `hash`), and [`SqliteSink::verify`] checks it.
 ///   Several writers (processes or sinks) on one file take turns on SQLite's write lock and
 ///   continue one chain.
-/// - What queries need sits in indexed columns: the event ID, action, time, actor, request id,
-///   and side tables of every actor (including on-behalf-of) and subject ID. ID columns use
-///   the `BINARY` collation, so string order is byte order.
-/// - Throughput is bound by SQLite's page writes: each event lands on its own pages of the
-///   actor, subject and request-id indexes, and every page a transaction changes is written
-///   to the WAL whole. A batch is one transaction, so larger batches cost less per event
-///   ([`AuditorBuilder::batch_size`](crate::AuditorBuilder::batch_size), 8192 by default;
-///   raise it for bulk imports). On a 2-core machine: about 50k events/s into a new
-///   database, 30k/s at 300k events, 20k/s on average up to a million.
+/// - What queries need is indexed: the event ID, action and time as columns, and every actor
+///   (including on-behalf-of), subject and request ID in side tables. ID columns use the
+///   `BINARY` collation, so string order is byte order.
+/// - Built for a steady write rate as the log grows. The actor, subject and request-id side
+///   tables are keyed by index *run* (65,536 consecutive events) first, so a batch inserts into
+///   the few pages of the current run rather than one random page of a whole index per ID;
+///   a query seeks once per run, newest first, and stops when its page is full. A thread of
+///   the sink copies the WAL back into the database file while the writer goes on. New
+///   databases use 16 KiB pages. On a 2-core machine: about 100k events/s, sustained past a
+///   million events, and under half a millisecond for the newest 50 events of an actor or a
+///   subject among a million (warm cache).
+/// - Larger batches ([`AuditorBuilder::batch_size`](crate::AuditorBuilder::batch_size), 8192
+///   by default) cost less per event: each transaction rewrites the run's pages it touches.
+/// - A database written by an older audit-core (layout version 1) is upgraded in place on
+///   first open; one written by a newer audit-core is refused with its version.
 ///
 /// ```standalone_crate
 /// use audit_core::{Auditor, sink::SqliteSink, query::Query};
