@@ -337,24 +337,31 @@ impl<'a> SideEntries<'a> {
     /// Inserts the rows in key order, so that consecutive rows land on the same or the next
     /// page of the current run, and records the runs.
     fn insert(mut self, tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+        /// Rows per statement: one statement run inserts many rows.
+        const ROWS: usize = 64;
         for (table, rows) in [
-            (
-                "INSERT OR IGNORE INTO audit_actors (run, actor_id, seq) VALUES (?1, ?2, ?3)",
-                &mut self.actors,
-            ),
-            (
-                "INSERT OR IGNORE INTO audit_subjects (run, subject_id, seq) VALUES (?1, ?2, ?3)",
-                &mut self.subjects,
-            ),
-            (
-                "INSERT OR IGNORE INTO audit_requests (run, request_id, seq) VALUES (?1, ?2, ?3)",
-                &mut self.requests,
-            ),
+            ("audit_actors (run, actor_id, seq)", &mut self.actors),
+            ("audit_subjects (run, subject_id, seq)", &mut self.subjects),
+            ("audit_requests (run, request_id, seq)", &mut self.requests),
         ] {
             rows.sort_unstable();
-            let mut stmt = tx.prepare_cached(table)?;
-            for (run, id, seq) in rows.iter() {
-                stmt.execute(params![run, id, seq])?;
+            let sql = |n: usize| {
+                let values = vec!["(?, ?, ?)"; n].join(", ");
+                format!("INSERT OR IGNORE INTO {table} VALUES {values}")
+            };
+            let mut chunks = rows.chunks_exact(ROWS);
+            let mut many = tx.prepare_cached(&sql(ROWS))?;
+            for chunk in &mut chunks {
+                for (i, (run, id, seq)) in chunk.iter().enumerate() {
+                    many.raw_bind_parameter(3 * i + 1, run)?;
+                    many.raw_bind_parameter(3 * i + 2, id)?;
+                    many.raw_bind_parameter(3 * i + 3, seq)?;
+                }
+                many.raw_execute()?;
+            }
+            let mut one = tx.prepare_cached(&sql(1))?;
+            for (run, id, seq) in chunks.remainder() {
+                one.execute(params![run, id, seq])?;
             }
         }
         let mut runs: Vec<i64> = self.actors.iter().map(|&(run, ..)| run).collect();
