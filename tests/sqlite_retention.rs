@@ -755,7 +755,10 @@ fn the_wal_is_checkpointed_while_writing_and_removed_on_close() {
     eprintln!("largest WAL: {largest} bytes");
     assert!(largest < 48 << 20, "the WAL grew to {largest} bytes");
     assert!(auditor.shutdown().is_clean());
-    assert!(!wal.exists(), "the WAL was not checkpointed and removed on close");
+    assert!(
+        !wal.exists(),
+        "the WAL was not checkpointed and removed on close"
+    );
     let report = SqliteSink::verify(&path).unwrap();
     assert_eq!(report.events, 10_000);
 }

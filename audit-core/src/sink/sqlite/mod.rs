@@ -133,10 +133,11 @@ impl SqliteSink {
     fn open_with_runs(path: &Path, runs: Runs) -> Result<Self, SinkError> {
         let path = path.to_owned();
         let mut conn = connect(&path, true).map_err(|e| corrupt_or_io(&path, "opening", &e))?;
-        let runs = schema::prepare(&mut conn, &path, Some(runs)).map_err(|e| SinkError::Corrupt {
-            path: path.clone(),
-            detail: format!("preparing the audit tables: {e}"),
-        })?;
+        let runs =
+            schema::prepare(&mut conn, &path, Some(runs)).map_err(|e| SinkError::Corrupt {
+                path: path.clone(),
+                detail: format!("preparing the audit tables: {e}"),
+            })?;
         let checkpointer = checkpoint::Checkpointer::start(&path, &mut conn)?;
         Ok(SqliteSink {
             _checkpointer: checkpointer,

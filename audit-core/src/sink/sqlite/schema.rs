@@ -75,7 +75,11 @@ pub(super) enum SchemaError {
     /// `audit_meta` holds no usable `run_bits`.
     RunBits(Option<String>),
     /// The file is shorter than its header says, and no WAL holds the rest.
-    Truncated { bytes: u64, pages: u64, page_size: u64 },
+    Truncated {
+        bytes: u64,
+        pages: u64,
+        page_size: u64,
+    },
 }
 
 impl From<rusqlite::Error> for SchemaError {
