@@ -282,7 +282,7 @@ fn query_db() -> QueryDb {
         remove_db(&db.path);
     }
     // Through the sink, as fast as it goes: one emitting thread per core, blocking on a full
-    // queue; the sink writes batches of up to 1024 events per transaction.
+    // queue; the sink writes batches of up to 8192 events (the default) per transaction.
     let world = Arc::new(World::new());
     let auditor = background(&db.path);
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
