@@ -74,7 +74,7 @@ impl std::error::Error for QueryError {
 }
 
 /// A reader (and retention handle) on an SQLite audit database; open as many as you like,
-/// also while a [`SqliteSink`] writes.
+/// also while a [`SqliteSink`](super::SqliteSink) writes.
 pub struct SqliteLog {
     conn: Connection,
     path: PathBuf,
@@ -253,7 +253,7 @@ impl SqliteLog {
 
     /// Deletes the events that occurred before `t`, from the start of the log up to the first
     /// event at or after `t`, and records the cut point (`seq` and `hash` of the last removed
-    /// event), from which [`SqliteSink::verify`] then starts. Tampering after the cut is still
+    /// event), from which [`SqliteSink::verify`](super::SqliteSink::verify) then starts. Tampering after the cut is still
     /// caught; keep an [`Anchor`] elsewhere to also protect the cut record itself.
     ///
     /// # Errors
