@@ -279,19 +279,13 @@ fn tampering_after_the_cut_is_caught_at_its_seq() {
             11,
         ),
         (
-            "actor_id column",
-            format!("UPDATE audit_events SET actor_id = '{other}' WHERE seq = 17"),
-            17,
-        ),
-        (
             "action column",
             "UPDATE audit_events SET action = 'widget.refunded' WHERE seq = 18".into(),
             18,
         ),
         (
             "occurred_at column",
-            "UPDATE audit_events SET occurred_at = '2020-01-01T00:00:00.000000Z' WHERE seq = 19"
-                .into(),
+            "UPDATE audit_events SET occurred_at = 1577836800000000 WHERE seq = 19".into(),
             19,
         ),
         (
@@ -300,16 +294,6 @@ fn tampering_after_the_cut_is_caught_at_its_seq() {
              WHERE seq = 21"
                 .into(),
             21,
-        ),
-        (
-            "request_id column",
-            "UPDATE audit_events SET request_id = 'req-forged' WHERE seq = 22".into(),
-            22,
-        ),
-        (
-            "outcome column",
-            "UPDATE audit_events SET outcome = 'denied' WHERE seq = 23".into(),
-            23,
         ),
         (
             "hash column",
@@ -337,6 +321,22 @@ fn tampering_after_the_cut_is_caught_at_its_seq() {
             "added actor entry in a run with no events",
             format!("INSERT INTO audit_actors (run, actor_id, seq) VALUES (7, '{other}', 27)"),
             27,
+        ),
+        (
+            "actor entry",
+            format!("UPDATE audit_actors SET actor_id = '{other}' WHERE seq = 17"),
+            17,
+        ),
+        (
+            "request entry",
+            "UPDATE audit_requests SET request_id = 'req-forged' WHERE seq = 22".into(),
+            22,
+        ),
+        (
+            "occurred_at as text",
+            "UPDATE audit_events SET occurred_at = '2026-01-01T00:23:00.000000Z' WHERE seq = 23"
+                .into(),
+            23,
         ),
         (
             "deleted request entry",
@@ -623,6 +623,19 @@ fn downgrade_to_version_1(path: &Path) {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch(
         "BEGIN;
+         CREATE TABLE v1_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL COLLATE BINARY UNIQUE,
+             action TEXT NOT NULL COLLATE BINARY, occurred_at TEXT NOT NULL COLLATE BINARY,
+             outcome TEXT NOT NULL, actor_type TEXT NOT NULL,
+             actor_id TEXT NOT NULL COLLATE BINARY, request_id TEXT COLLATE BINARY,
+             prev_hash TEXT NOT NULL, hash TEXT NOT NULL, envelope TEXT NOT NULL);
+         INSERT INTO v1_events SELECT seq, id, action, envelope ->> '$.occurred_at',
+             envelope ->> '$.outcome', envelope ->> '$.actor.type', envelope ->> '$.actor.id',
+             envelope ->> '$.context.request_id', envelope ->> '$.prev_hash', hash, envelope
+             FROM audit_events;
+         DROP TABLE audit_events;
+         ALTER TABLE v1_events RENAME TO audit_events;
+         CREATE INDEX audit_events_action ON audit_events (action, seq);
+         CREATE INDEX audit_events_time ON audit_events (occurred_at);
          CREATE TABLE v1_actors (actor_id TEXT NOT NULL COLLATE BINARY,
              seq INTEGER NOT NULL REFERENCES audit_events (seq) ON DELETE CASCADE,
              PRIMARY KEY (actor_id, seq)) WITHOUT ROWID;

@@ -340,7 +340,7 @@ pub(crate) mod sql {
     }
 
     /// A side table: its name and the column of its ID.
-    #[derive(Clone, Copy)]
+    #[derive(Clone, Copy, PartialEq, Eq)]
     struct Side {
         table: &'static str,
         key: &'static str,
@@ -460,16 +460,30 @@ pub(crate) mod sql {
                 }
                 None => {}
             }
+            // SQLite keeps the time as microseconds since the epoch, Postgres as text.
+            let time = |t: crate::Timestamp| match dialect {
+                Dialect::Sqlite(_) => Param::Int(t.unix_micros()),
+                Dialect::Postgres => Param::Text(t.to_string()),
+            };
             if let Some(t) = q.since {
-                sql.push_event("e.occurred_at >= ?", t.to_string());
+                sql.reads_events = true;
+                sql.push("e.occurred_at >= ?", time(t));
             }
             if let Some(t) = q.until {
-                sql.push_event("e.occurred_at < ?", t.to_string());
+                sql.reads_events = true;
+                sql.push("e.occurred_at < ?", time(t));
             }
-            if let Some(r) = &q.request_id
-                && !matches!(side, Some(s) if s.key == "request_id")
-            {
-                sql.push_event("e.request_id = ?", r.clone());
+            match (&q.request_id, side, dialect) {
+                (Some(_), Some(REQUESTS), _) | (None, ..) => {}
+                // SQLite keeps request ids in their side table only.
+                (Some(r), Some(_), Dialect::Sqlite(_)) => sql.push(
+                    &format!(
+                        "EXISTS (SELECT 1 FROM {tables}audit_requests r WHERE r.run = d.run AND \
+                         r.request_id = ? AND r.seq = d.seq)"
+                    ),
+                    Param::Text(r.clone()),
+                ),
+                (Some(r), ..) => sql.push_event("e.request_id = ?", r.clone()),
             }
             if let Some(c) = q.after {
                 let seq_col = if side.is_some() { "d.seq" } else { "e.seq" };

@@ -272,7 +272,7 @@ impl SqliteLog {
         let first_kept: Option<i64> = tx
             .query_row(
                 "SELECT min(seq) FROM audit_events WHERE occurred_at >= ?1",
-                [t.to_string()],
+                [t.unix_micros()],
                 |r| r.get(0),
             )
             .map_err(err)?;
@@ -359,8 +359,8 @@ impl SqliteLog {
         // the envelope.
         let mut stmt = snapshot
             .prepare(
-                "SELECT seq, envelope, id, action, occurred_at, outcome, actor_type, actor_id, \
-                 request_id, prev_hash, hash FROM audit_events ORDER BY seq",
+                "SELECT seq, envelope, id, action, occurred_at, hash FROM audit_events \
+                 ORDER BY seq",
             )
             .map_err(io)?;
         let mut rows = stmt.query([]).map_err(io)?;
@@ -378,13 +378,9 @@ impl SqliteLog {
             let columns_match = envelope.seq == u64::try_from(seq).ok()
                 && text(2)?.as_deref() == Some(envelope.id.encode().as_str())
                 && text(3)?.as_deref() == Some(&*envelope.action)
-                && text(4)? == Some(envelope.occurred_at.to_string())
-                && text(5)?.as_deref() == Some(envelope.outcome.as_str())
-                && text(6)?.as_deref() == Some(&*envelope.actor.kind)
-                && text(7)?.as_deref() == Some(envelope.actor.id.as_str())
-                && text(8)?.as_deref() == envelope.context.request_id_str()
-                && text(9)? == envelope.prev_hash
-                && text(10)? == envelope.hash;
+                && row.get::<_, Option<i64>>(4).ok().flatten()
+                    == Some(envelope.occurred_at.unix_micros())
+                && text(5)? == envelope.hash;
             if !columns_match {
                 return Err(broken(
                     "its indexed columns do not match the stored envelope: they were edited",

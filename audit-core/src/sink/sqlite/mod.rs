@@ -60,9 +60,10 @@ fn corrupt_or_io(path: &Path, doing: &str, e: &rusqlite::Error) -> SinkError {
 ///   written (with `seq`, `prev_hash` and `hash`), and [`SqliteSink::verify`] checks it.
 ///   Several writers (processes or sinks) on one file take turns on SQLite's write lock and
 ///   continue one chain.
-/// - What queries need is indexed: the event ID, action and time as columns, and every actor
-///   (including on-behalf-of), subject and request ID in side tables. ID columns use the
-///   `BINARY` collation, so string order is byte order.
+/// - What queries need is indexed: the event ID, action and time (microseconds since the Unix
+///   epoch) as columns, and every actor (including on-behalf-of), subject and request ID in
+///   side tables. ID columns use the `BINARY` collation, so string order is byte order. The
+///   rest is in the envelope, readable with SQLite's JSON functions.
 /// - Built for a steady write rate as the log grows. The actor, subject and request-id side
 ///   tables are keyed by index *run* (65,536 consecutive events) first, so a batch inserts into
 ///   the few pages of the current run rather than one random page of a whole index per ID;
@@ -254,9 +255,8 @@ impl Sink for SqliteSink {
         {
             let mut event = tx
                 .prepare_cached(
-                    "INSERT INTO audit_events (seq, id, action, occurred_at, outcome, actor_type, \
-                     actor_id, request_id, prev_hash, hash, envelope) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    "INSERT INTO audit_events (seq, id, action, occurred_at, hash, envelope) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(db("preparing an insert into"))?;
             let mut json = Vec::with_capacity(1024);
@@ -274,12 +274,7 @@ impl Sink for SqliteSink {
                         seq_i,
                         envelope.id.encode().as_str(),
                         envelope.action.as_ref(),
-                        envelope.occurred_at.to_string(),
-                        envelope.outcome.as_str(),
-                        envelope.actor.kind.as_ref(),
-                        envelope.actor.id,
-                        envelope.context.request_id_str(),
-                        head.hash,
+                        envelope.occurred_at.unix_micros(),
                         hash,
                         json,
                     ])
