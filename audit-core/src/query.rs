@@ -448,43 +448,7 @@ pub(crate) mod sql {
                     Param::Text(actor.clone()),
                 );
             }
-            match &q.action {
-                Some(ActionFilter::Exact(a)) => sql.push_event("e.action = ?", a.clone()),
-                Some(ActionFilter::Prefix(p)) => {
-                    // `>= "widget."` and `< "widget/"`: `/` follows `.` in byte order.
-                    let mut upper = p.clone();
-                    upper.pop();
-                    upper.push('/');
-                    sql.push_event("e.action >= ?", p.clone());
-                    sql.push_event("e.action < ?", upper);
-                }
-                None => {}
-            }
-            // SQLite keeps the time as microseconds since the epoch, Postgres as text.
-            let time = |t: crate::Timestamp| match dialect {
-                Dialect::Sqlite(_) => Param::Int(t.unix_micros()),
-                Dialect::Postgres => Param::Text(t.to_string()),
-            };
-            if let Some(t) = q.since {
-                sql.reads_events = true;
-                sql.push("e.occurred_at >= ?", time(t));
-            }
-            if let Some(t) = q.until {
-                sql.reads_events = true;
-                sql.push("e.occurred_at < ?", time(t));
-            }
-            match (&q.request_id, side, dialect) {
-                (Some(_), Some(REQUESTS), _) | (None, ..) => {}
-                // SQLite keeps request ids in their side table only.
-                (Some(r), Some(_), Dialect::Sqlite(_)) => sql.push(
-                    &format!(
-                        "EXISTS (SELECT 1 FROM {tables}audit_requests r WHERE r.run = d.run AND \
-                         r.request_id = ? AND r.seq = d.seq)"
-                    ),
-                    Param::Text(r.clone()),
-                ),
-                (Some(r), ..) => sql.push_event("e.request_id = ?", r.clone()),
-            }
+            sql.push_event_filters(q);
             if let Some(c) = q.after {
                 let seq_col = if side.is_some() { "d.seq" } else { "e.seq" };
                 sql.push(
@@ -493,6 +457,49 @@ pub(crate) mod sql {
                 );
             }
             sql
+        }
+
+        /// Adds the filters on the action, the time and the request id.
+        fn push_event_filters(&mut self, q: &Query) {
+            match &q.action {
+                Some(ActionFilter::Exact(a)) => self.push_event("e.action = ?", a.clone()),
+                Some(ActionFilter::Prefix(p)) => {
+                    // `>= "widget."` and `< "widget/"`: `/` follows `.` in byte order.
+                    let mut upper = p.clone();
+                    upper.pop();
+                    upper.push('/');
+                    self.push_event("e.action >= ?", p.clone());
+                    self.push_event("e.action < ?", upper);
+                }
+                None => {}
+            }
+            // SQLite keeps the time as microseconds since the epoch, Postgres as text.
+            let dialect = self.dialect;
+            let time = |t: crate::Timestamp| match dialect {
+                Dialect::Sqlite(_) => Param::Int(t.unix_micros()),
+                Dialect::Postgres => Param::Text(t.to_string()),
+            };
+            if let Some(t) = q.since {
+                self.reads_events = true;
+                self.push("e.occurred_at >= ?", time(t));
+            }
+            if let Some(t) = q.until {
+                self.reads_events = true;
+                self.push("e.occurred_at < ?", time(t));
+            }
+            match (&q.request_id, self.side, self.dialect) {
+                (Some(_), Some(REQUESTS), _) | (None, ..) => {}
+                // SQLite keeps request ids in their side table only.
+                (Some(r), Some(_), Dialect::Sqlite(_)) => {
+                    let filter = format!(
+                        "EXISTS (SELECT 1 FROM {}audit_requests r WHERE r.run = d.run AND \
+                     r.request_id = ? AND r.seq = d.seq)",
+                        self.tables
+                    );
+                    self.push(&filter, Param::Text(r.clone()));
+                }
+                (Some(r), ..) => self.push_event("e.request_id = ?", r.clone()),
+            }
         }
 
         /// Adds a filter on the events table.
