@@ -775,3 +775,49 @@ fn the_wal_is_checkpointed_while_writing_and_removed_on_close() {
     let report = SqliteSink::verify(&path).unwrap();
     assert_eq!(report.events, 10_000);
 }
+
+#[test]
+fn an_envelope_delivered_twice_is_stored_once() {
+    let dir = TempDir::new("redelivered");
+    let path = dir.db();
+    let envelope = |i: u32| {
+        let event = WidgetPurchased {
+            buyer: Actor::from(EntityRef::new(UserId::new(), "Buyer")),
+            widget: EntityRef::new(WidgetId::new(), "Widget"),
+            gifted_to: None,
+            quantity: i,
+        };
+        Envelope::from_event(&event, &Context::new().request_id(format!("req-{i}"))).unwrap()
+    };
+    let (first, second, third) = (envelope(1), envelope(2), envelope(3));
+
+    // One at a time: the second delivery is skipped, and the emit succeeds.
+    let auditor = Auditor::builder()
+        .sink(SqliteSink::open(&path).unwrap())
+        .build()
+        .unwrap();
+    auditor.emit_envelope(first.clone()).unwrap();
+    auditor.emit_envelope(first.clone()).unwrap();
+    assert!(auditor.shutdown().is_clean());
+
+    // Within one batch, and beside new events.
+    let auditor = Auditor::builder()
+        .sink(SqliteSink::open(&path).unwrap())
+        .background(64)
+        .linger(std::time::Duration::from_millis(50))
+        .build()
+        .unwrap();
+    for e in [&second, &first, &second, &third] {
+        auditor.emit_envelope(e.clone()).unwrap();
+    }
+    auditor.flush().unwrap();
+    let report = auditor.shutdown();
+    assert!(report.is_clean(), "{report:?}");
+
+    let stored: Vec<_> = rows(&path).into_iter().map(|(_, _, e)| e.id).collect();
+    assert_eq!(stored, [first.id, second.id, third.id]);
+    let verified = SqliteSink::verify(&path).unwrap();
+    assert_eq!((verified.events, verified.last_seq), (3, 3));
+    let log = SqliteLog::open(&path).unwrap();
+    assert_eq!(log.count(&Query::new().request_id("req-2")).unwrap(), 1);
+}

@@ -234,17 +234,20 @@ fn to_i64(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-impl Sink for SqliteSink {
-    fn write(&mut self, batch: Batch<'_>) -> Result<(), SinkError> {
+impl SqliteSink {
+    /// Appends a batch in one transaction. With `skip_stored`, envelopes whose ID is already
+    /// stored (or earlier in the batch) are left out; without, such an envelope fails the
+    /// batch with [`Appended::Duplicate`], at no cost to batches without one.
+    fn append(&mut self, batch: &Batch<'_>, skip_stored: bool) -> Result<(), Appended> {
         let path = self.path.clone();
         let db = |doing: &str| {
             let doing = doing.to_owned();
             let path = path.clone();
             move |e: rusqlite::Error| {
-                SinkError::io(
+                Appended::Failed(SinkError::io(
                     format!("{doing} {}", path.display()),
                     std::io::Error::other(e),
-                )
+                ))
             }
         };
         let tx = self
@@ -259,11 +262,24 @@ impl Sink for SqliteSink {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(db("preparing an insert into"))?;
+            let mut stored = tx
+                .prepare_cached("SELECT 1 FROM audit_events WHERE id = ?1")
+                .map_err(db("preparing a query on"))?;
+            let mut seen = std::collections::HashSet::new();
             let mut json = Vec::with_capacity(1024);
             let mut entries = SideEntries::with_capacity(batch.len(), self.runs);
             for sealed in batch.sealed() {
                 let envelope = sealed.envelope();
-                let forms = sealed.writable()?;
+                let id = envelope.id.encode();
+                if skip_stored
+                    && (!seen.insert(envelope.id)
+                        || stored
+                            .exists([id.as_str()])
+                            .map_err(db("looking up an event in"))?)
+                {
+                    continue;
+                }
+                let forms = sealed.writable().map_err(Appended::Failed)?;
                 json.clear();
                 let ChainHead { seq, hash } = forms.link(&head, &mut json);
                 // serde_json writes UTF-8.
@@ -272,13 +288,18 @@ impl Sink for SqliteSink {
                 event
                     .execute(params![
                         seq_i,
-                        envelope.id.encode().as_str(),
+                        id.as_str(),
                         envelope.action.as_ref(),
                         envelope.occurred_at.unix_micros(),
                         hash,
                         json,
                     ])
-                    .map_err(db("inserting an event into"))?;
+                    .map_err(|e| match e.sqlite_error() {
+                        Some(e) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+                            Appended::Duplicate
+                        }
+                        _ => db("inserting an event into")(e),
+                    })?;
                 entries.add(envelope, seq_i);
                 head = ChainHead { seq, hash };
             }
@@ -288,6 +309,33 @@ impl Sink for SqliteSink {
         }
         tx.commit().map_err(db("committing to"))?;
         Ok(())
+    }
+}
+
+/// Why [`SqliteSink::append`] did not append a batch.
+enum Appended {
+    /// An envelope's ID is stored already.
+    Duplicate,
+    Failed(SinkError),
+}
+
+impl Sink for SqliteSink {
+    /// Appends the batch in one transaction. An envelope whose ID is stored already (one
+    /// delivered again, by a relay that delivers at least once or a caller that retries) is
+    /// skipped, as the Postgres sink does: it is in the chain once.
+    fn write(&mut self, batch: Batch<'_>) -> Result<(), SinkError> {
+        match self.append(&batch, false) {
+            Ok(()) => Ok(()),
+            Err(Appended::Failed(e)) => Err(e),
+            Err(Appended::Duplicate) => match self.append(&batch, true) {
+                Ok(()) => Ok(()),
+                Err(Appended::Failed(e)) => Err(e),
+                Err(Appended::Duplicate) => Err(SinkError::io(
+                    format!("appending to {}", self.path.display()),
+                    std::io::Error::other("an event ID is stored twice after skipping stored IDs"),
+                )),
+            },
+        }
     }
 
     fn __writes_sealed_forms(&self) -> bool {
