@@ -245,8 +245,7 @@ fn cut_db(name: &str) -> (TempDir, PathBuf) {
     (dir, path)
 }
 
-/// Runs `sql` on a cut database (with foreign keys off, as a tamperer would), and returns
-/// what verification says.
+/// Runs `sql` on a cut database, as a tamperer would, and returns what verification says.
 fn tampered(name: &str, sql: &str) -> VerifyError {
     let (_dir, path) = cut_db(name);
     let conn = Connection::open(&path).unwrap();
@@ -321,6 +320,11 @@ fn tampering_after_the_cut_is_caught_at_its_seq() {
             "added actor entry in a run with no events",
             format!("INSERT INTO audit_actors (run, actor_id, seq) VALUES (7, '{other}', 27)"),
             27,
+        ),
+        (
+            "added actor entry for a removed event",
+            format!("INSERT INTO audit_actors (run, actor_id, seq) VALUES (1, '{other}', 9)"),
+            9,
         ),
         (
             "actor entry",
@@ -652,8 +656,7 @@ fn downgrade_to_version_1(path: &Path) {
          CREATE INDEX audit_subjects_seq ON audit_subjects (seq);
          CREATE INDEX audit_events_request ON audit_events (request_id)
              WHERE request_id IS NOT NULL;
-         DELETE FROM audit_meta WHERE key = 'run_bits';
-         PRAGMA user_version = 0;
+         DELETE FROM audit_meta WHERE key IN ('run_bits', 'layout');
          COMMIT;",
     )
     .unwrap();
@@ -689,14 +692,14 @@ fn a_version_1_database_is_upgraded_in_place_and_answers_the_same() {
     };
     let before = answers(&path);
     downgrade_to_version_1(&path);
-    let conn = Connection::open(&path).unwrap();
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 0);
-    drop(conn);
 
-    // The first open upgrades; the answers, the chain and the cut are as they were.
+    // A reader changes nothing, and says how to upgrade.
+    let err = SqliteLog::open(&path).unwrap_err().to_string();
+    assert!(err.contains("SqliteSink::open"), "{err}");
+    assert!(SqliteSink::verify(&path).is_err());
+
+    // A sink upgrades on open; the answers, the chain and the cut are as they were.
+    drop(SqliteSink::open(&path).unwrap());
     assert_eq!(answers(&path), before);
     let report = SqliteSink::verify(&path).unwrap();
     assert_eq!((report.events, report.last_seq), (35, 40));
@@ -713,7 +716,8 @@ fn a_database_from_a_newer_version_is_refused_with_its_version() {
     let path = dir.db();
     append(&path, 0, 3);
     let conn = Connection::open(&path).unwrap();
-    conn.pragma_update(None, "user_version", 9).unwrap();
+    conn.execute("UPDATE audit_meta SET value = '9' WHERE key = 'layout'", [])
+        .unwrap();
     drop(conn);
     let err = SqliteLog::open(&path).unwrap_err().to_string();
     assert!(
@@ -820,4 +824,22 @@ fn an_envelope_delivered_twice_is_stored_once() {
     assert_eq!((verified.events, verified.last_seq), (3, 3));
     let log = SqliteLog::open(&path).unwrap();
     assert_eq!(log.count(&Query::new().request_id("req-2")).unwrap(), 1);
+}
+
+#[test]
+fn a_file_shared_with_the_application_keeps_its_user_version() {
+    let dir = TempDir::new("shared");
+    let path = dir.db();
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE orders (id TEXT PRIMARY KEY); PRAGMA user_version = 5;")
+        .unwrap();
+    drop(conn);
+    append(&path, 0, 3);
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 5, "the application's own schema version");
+    drop(conn);
+    assert_eq!(SqliteSink::verify(&path).unwrap().events, 3);
 }

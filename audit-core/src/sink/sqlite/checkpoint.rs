@@ -86,6 +86,8 @@ impl Checkpointer {
             phase: Mutex::new(Phase::Idle),
             wake: Condvar::new(),
         });
+        let thresholds = Thresholds::of(writer)
+            .map_err(|e| super::corrupt_or_io(path, "reading the page size", &e))?;
         let thread = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -98,21 +100,20 @@ impl Checkpointer {
                     )
                 })?
         };
-        let thresholds = Thresholds::of(writer)
-            .map_err(|e| super::corrupt_or_io(path, "reading the page size", &e))?;
-        let hooked = Arc::clone(&shared);
+        // From here on, dropping it (on an error below too) stops the thread.
+        let checkpointer = Checkpointer {
+            shared: Arc::clone(&shared),
+            thread: Some(thread),
+        };
         writer
             .wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
-                on_commit(&hooked, thresholds, wal, pages);
+                on_commit(&shared, thresholds, wal, pages);
                 // Never an error: the commit has happened, and an error here would make it look
                 // failed (and the batch written twice when retried).
                 Ok(())
             }))
             .map_err(|e| super::corrupt_or_io(path, "hooking the checkpoint thread", &e))?;
-        Ok(Checkpointer {
-            shared,
-            thread: Some(thread),
-        })
+        Ok(checkpointer)
     }
 }
 
@@ -165,7 +166,7 @@ fn run(conn: &Connection, shared: &Shared) {
             }
         }
         // A failure (a full disk, say) leaves the frames in the WAL: the writer's next commits
-        // ask again, and past `WRITER_PAGES` the writer tries itself.
+        // ask again, and past `WRITER_BYTES` the writer tries itself.
         let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         let mut phase = shared.phase();
         if *phase == Phase::Asked {

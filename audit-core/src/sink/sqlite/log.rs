@@ -12,7 +12,7 @@ use crate::query::{ActionFilter, Page, Query};
 use crate::sink::RetentionReport;
 use crate::{Envelope, EventId, Timestamp};
 
-/// Why a query on a stored log failed./// Why a query on a stored log failed.
+/// Why a query on a stored log failed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum QueryError {
@@ -30,8 +30,10 @@ pub enum QueryError {
         /// What the parser said.
         detail: String,
     },
-    /// The file is an SQLite database but not an audit log this version reads: it has no
-    /// audit tables, or a newer version of audit-core wrote it.
+    /// The file is not an audit log this version reads: it has no audit tables, it is
+    /// shorter than its header says (truncated), its `audit_meta` lacks what the layout needs,
+    /// or an older or newer audit-core wrote it (an older layout is upgraded by
+    /// [`SqliteSink::open`](super::SqliteSink::open)).
     Layout {
         /// The database file.
         path: PathBuf,
@@ -95,8 +97,9 @@ impl SqliteLog {
     /// # Errors
     ///
     /// [`QueryError::Database`] when the file does not exist or cannot be read, and
-    /// [`QueryError::Layout`] when it is not an audit database or a newer audit-core wrote it.
-    /// A database written by an older version is upgraded in place, once.
+    /// [`QueryError::Layout`] when it is not an audit database this version reads. A reader
+    /// changes nothing: a database written by an older audit-core is upgraded by opening it
+    /// once with [`SqliteSink::open`](super::SqliteSink::open).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, QueryError> {
         let path = path.as_ref().to_owned();
         let err = |source| QueryError::Database {
@@ -253,8 +256,9 @@ impl SqliteLog {
 
     /// Deletes the events that occurred before `t`, from the start of the log up to the first
     /// event at or after `t`, and records the cut point (`seq` and `hash` of the last removed
-    /// event), from which [`SqliteSink::verify`](super::SqliteSink::verify) then starts. Tampering after the cut is still
-    /// caught; keep an [`Anchor`] elsewhere to also protect the cut record itself.
+    /// event), from which [`SqliteSink::verify`](super::SqliteSink::verify) then starts.
+    /// Tampering after the cut is still caught; keep an [`Anchor`] elsewhere to also protect
+    /// the cut record itself.
     ///
     /// # Errors
     ///
@@ -386,8 +390,11 @@ impl SqliteLog {
                     "its indexed columns do not match the stored envelope: they were edited",
                 ));
             }
-            if let Some(why) = side.check(seq, &envelope).map_err(io)? {
-                return Err(broken(&why));
+            if let Some((at, why)) = side.check(seq, &envelope).map_err(io)? {
+                return Err(VerifyError::Broken {
+                    seq: u64::try_from(at).unwrap_or_default(),
+                    why: Break::Unreadable(why),
+                });
             }
             // The text is what the sink wrote: a key the hash does not cover (ignored when
             // parsing) or a reformatting is an edit too.
@@ -450,17 +457,25 @@ impl<'c> SideRows<'c> {
         })
     }
 
-    /// Why the side-table rows of the event at `seq` do not match it, if they do not.
-    fn check(&mut self, seq: i64, envelope: &Envelope) -> Result<Option<String>, rusqlite::Error> {
+    /// Where and why the side tables do not match the events up to `seq`, if they do not:
+    /// this event's rows, or a row of the run before that no event claimed.
+    fn check(
+        &mut self,
+        seq: i64,
+        envelope: &Envelope,
+    ) -> Result<Option<(i64, String)>, rusqlite::Error> {
         let run = self.runs.of(seq);
         if self.run != Some(run) {
-            if let Some(why) = self.unclaimed() {
-                return Ok(Some(why));
+            if let Some(stray) = self.unclaimed() {
+                return Ok(Some(stray));
             }
             if !self.listed.contains(&run) {
-                return Ok(Some(format!(
-                    "its run ({run}) is missing from audit_runs, so queries by actor, subject or \
+                return Ok(Some((
+                    seq,
+                    format!(
+                        "its run ({run}) is missing from audit_runs, so queries by actor, subject or \
                      request id skip it"
+                    ),
                 )));
             }
             self.load(run)?;
@@ -476,9 +491,12 @@ impl<'c> SideRows<'c> {
             let mut stored = rows.remove(&seq).unwrap_or_default();
             stored.sort_unstable();
             if stored != expected {
-                return Ok(Some(format!(
-                    "its rows in {table} ({stored:?}) do not match the stored envelope \
-                     ({expected:?}): they were edited"
+                return Ok(Some((
+                    seq,
+                    format!(
+                        "its rows in {table} ({stored:?}) do not match the stored envelope \
+                         ({expected:?}): they were edited"
+                    ),
                 )));
             }
         }
@@ -502,17 +520,18 @@ impl<'c> SideRows<'c> {
         Ok(())
     }
 
-    /// Why rows of the loaded run were left unclaimed by its events, if any were.
-    fn unclaimed(&self) -> Option<String> {
+    /// The first row of the loaded run that its events left unclaimed, and why it is wrong.
+    fn unclaimed(&self) -> Option<(i64, String)> {
         self.rows
             .iter()
             .zip(SIDE_TABLES)
             .find_map(|(rows, (table, _))| {
-                rows.keys().min().map(|seq| {
-                    format!(
+                rows.keys().min().map(|&seq| {
+                    let why = format!(
                         "{table} has a row for seq {seq}, which is not a stored event: it was \
                          added"
-                    )
+                    );
+                    (seq, why)
                 })
             })
     }

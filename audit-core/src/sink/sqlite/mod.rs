@@ -74,8 +74,9 @@ fn corrupt_or_io(path: &Path, doing: &str, e: &rusqlite::Error) -> SinkError {
 ///   subject among a million (warm cache).
 /// - Larger batches ([`AuditorBuilder::batch_size`](crate::AuditorBuilder::batch_size), 8192
 ///   by default) cost less per event: each transaction rewrites the run's pages it touches.
-/// - A database written by an older audit-core (layout version 1) is upgraded in place on
-///   first open; one written by a newer audit-core is refused with its version.
+/// - A database written by an older audit-core (layout version 1) is upgraded in place when a
+///   sink opens it ([`SqliteLog`] refuses it and changes nothing); one written by a newer
+///   audit-core is refused with its version.
 ///
 /// ```standalone_crate
 /// use audit_core::{Auditor, sink::SqliteSink, query::Query};
@@ -110,11 +111,14 @@ impl std::fmt::Debug for SqliteSink {
 }
 
 impl SqliteSink {
-    /// Opens (or creates) the database and its schema.
+    /// Opens (or creates) the database and its tables. A database written by an older
+    /// audit-core (layout version 1) is upgraded in place, in one transaction; the audit
+    /// tables may share the file with an application's own.
     ///
     /// # Errors
     ///
-    /// A [`SinkError`] when the file cannot be opened or is not an SQLite database.
+    /// A [`SinkError`] when the file cannot be opened, is not an SQLite database, is shorter
+    /// than its header says (truncated), or was written by a newer audit-core.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SinkError> {
         Self::open_with_runs(path.as_ref(), Runs::DEFAULT)
     }

@@ -1,8 +1,9 @@
 //! The SQLite store's tables, their version, and the upgrade from older versions.
 //!
-//! `PRAGMA user_version` holds the layout's version:
+//! `audit_meta` holds the layout's version under the key `layout` (not `PRAGMA
+//! user_version`, which belongs to whatever else may live in the file):
 //!
-//! - **1** (written with version 0, before it was recorded): side tables keyed by `(id, seq)`
+//! - **1** (before the version was recorded): side tables keyed by `(id, seq)`
 //!   and an index on `audit_events.request_id`. Each event inserted into one random page of
 //!   each of those indexes, so a batch rewrote thousands of pages and the write rate fell as
 //!   the database grew.
@@ -74,6 +75,10 @@ pub(super) enum SchemaError {
     NotAudit,
     /// Written by a newer version of this crate.
     Newer(i64),
+    /// An older layout, which only a sink upgrades.
+    Older,
+    /// `audit_meta` holds a `layout` that is not a number.
+    Layout(String),
     /// `audit_meta` holds no usable `run_bits`.
     RunBits(Option<String>),
     /// The file is shorter than its header says, and no WAL holds the rest.
@@ -100,6 +105,15 @@ impl std::fmt::Display for SchemaError {
                 "its layout is version {v}, newer than this audit-core reads (version \
                  {VERSION}): upgrade audit-core"
             ),
+            SchemaError::Older => write!(
+                f,
+                "its layout is version 1, written by an older audit-core: open it once with \
+                 SqliteSink::open, which upgrades it to version {VERSION} in place"
+            ),
+            SchemaError::Layout(found) => write!(
+                f,
+                "its audit_meta should hold the layout version, a number, but holds {found:?}"
+            ),
             SchemaError::Truncated {
                 bytes,
                 pages,
@@ -109,47 +123,54 @@ impl std::fmt::Display for SchemaError {
                 "the SQLite file holds {bytes} bytes, but its header counts {pages} pages of \
                  {page_size} bytes: it was truncated (restore it from a backup)"
             ),
-            SchemaError::RunBits(found) => write!(
-                f,
-                "its audit_meta should hold run_bits, a number from 0 to 62, but holds {found:?}"
-            ),
+            SchemaError::RunBits(found) => match found {
+                Some(found) => write!(
+                    f,
+                    "its audit_meta should hold run_bits, a number from 0 to 62, but holds \
+                     {found:?}"
+                ),
+                None => f.write_str("its audit_meta has no run_bits, the size of its index runs"),
+            },
         }
     }
 }
 
-/// Makes the database ready for this code and returns its runs: creates the tables in an
-/// empty one (with `new_runs`, when given), upgrades an older layout in one transaction, and
-/// refuses a newer one.
+/// Makes the database ready for this code and returns its runs. With `new_runs` (a sink):
+/// creates the tables in a file without them, and upgrades an older layout in one
+/// transaction. Without (a reader): refuses both, and changes nothing. A newer layout is
+/// always refused.
 pub(super) fn prepare(
     conn: &mut Connection,
     path: &std::path::Path,
     new_runs: Option<Runs>,
 ) -> Result<Runs, SchemaError> {
-    check_length(conn, path)?;
+    check_length(path)?;
     // Cheap and lock-free when the layout is current, the usual case.
-    if version(conn)? == VERSION {
+    if let Ok(Some(VERSION)) = layout(conn) {
         return runs(conn);
     }
+    let Some(new_runs) = new_runs else {
+        return match layout(conn) {
+            Ok(Some(VERSION)) => runs(conn),
+            Ok(Some(v)) if v > VERSION => Err(SchemaError::Newer(v)),
+            Ok(Some(_)) => Err(SchemaError::Older),
+            Ok(None) if has_table(conn, "audit_events")? => Err(SchemaError::Older),
+            Ok(None) => Err(SchemaError::NotAudit),
+            Err(e) => Err(e),
+        };
+    };
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     // Read again under the write lock: another connection may have done it meanwhile.
-    let found = version(&tx)?;
-    let has_events = tx
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    let runs = match (found, new_runs) {
-        (VERSION, _) => return runs(&tx),
-        (v, _) if v > VERSION => return Err(SchemaError::Newer(v)),
-        (_, None) if !has_events => return Err(SchemaError::NotAudit),
-        (_, Some(runs)) if !has_events => {
+    let runs = match layout(&tx)? {
+        Some(VERSION) => return runs(&tx),
+        Some(v) if v > VERSION => return Err(SchemaError::Newer(v)),
+        _ if !has_table(&tx, "audit_events")? => {
             tx.execute_batch(EVENTS)?;
-            tx.execute_batch(META)?;
+            if !has_table(&tx, "audit_meta")? {
+                tx.execute_batch(META)?;
+            }
             tx.execute_batch(SIDE_TABLES)?;
-            runs
+            new_runs
         }
         _ => {
             upgrade_from_1(&tx, Runs::DEFAULT)?;
@@ -157,12 +178,40 @@ pub(super) fn prepare(
         }
     };
     tx.execute(
-        "INSERT INTO audit_meta (key, value) VALUES ('run_bits', ?1)",
-        [runs.bits.to_string()],
+        "INSERT INTO audit_meta (key, value) VALUES ('run_bits', ?1), ('layout', ?2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [runs.bits.to_string(), VERSION.to_string()],
     )?;
-    tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
     Ok(runs)
+}
+
+/// The layout version in `audit_meta`; `None` when there is none (or no `audit_meta`).
+fn layout(conn: &Connection) -> Result<Option<i64>, SchemaError> {
+    if !has_table(conn, "audit_meta")? {
+        return Ok(None);
+    }
+    let value: Option<String> = conn
+        .query_row(
+            "SELECT value FROM audit_meta WHERE key = 'layout'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    value
+        .map(|v| v.parse().map_err(|_| SchemaError::Layout(v)))
+        .transpose()
+}
+
+fn has_table(conn: &Connection, name: &str) -> Result<bool, rusqlite::Error> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [name],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 /// The runs recorded in `audit_meta`.
@@ -181,21 +230,33 @@ fn runs(conn: &Connection) -> Result<Runs, SchemaError> {
 }
 
 /// A file cut short (a partial copy, a full disk) fails here rather than at some later read:
-/// with no WAL frames around, the file must hold every page its header counts.
-fn check_length(conn: &Connection, path: &std::path::Path) -> Result<(), SchemaError> {
+/// the file must hold every page its header counts, unless a WAL holds pages not yet copied
+/// back (a checkpoint writes the header's page first).
+fn check_length(path: &std::path::Path) -> Result<(), SchemaError> {
+    use std::io::Read;
     let len = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
-    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
-    if len(&wal) > 0 {
+    let mut header = [0_u8; 100];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header));
+    // A missing, new or short file is SQLite's to judge (a new one, or not a database).
+    if read.is_err() || !header.starts_with(b"SQLite format 3\0") {
         return Ok(());
     }
-    let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
-    let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
-    let (pages, page_size) = (
-        u64::try_from(pages).unwrap_or(0),
-        u64::try_from(page_size).unwrap_or(0),
-    );
+    let be32 = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    // The page count at 28 is valid when the change counter at 24 matches the one at 92.
+    if be32(24) != be32(92) {
+        return Ok(());
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    let pages = u64::from(be32(28));
     let bytes = len(path);
-    if bytes < pages.saturating_mul(page_size) {
+    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    // The WAL is looked at last: a checkpoint that began after the header was read has one.
+    if bytes < pages.saturating_mul(page_size) && len(&wal) == 0 {
         return Err(SchemaError::Truncated {
             bytes,
             pages,
@@ -203,10 +264,6 @@ fn check_length(conn: &Connection, path: &std::path::Path) -> Result<(), SchemaE
         });
     }
     Ok(())
-}
-
-fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
-    conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
 /// Version 1 to 2: the side tables rebuilt with their run, request IDs moved from an index on
@@ -230,8 +287,9 @@ fn upgrade_from_1(tx: &Connection, runs: Runs) -> Result<(), rusqlite::Error> {
     tx.execute_batch(&format!(
         "INSERT INTO audit_events (seq, id, action, occurred_at, hash, envelope)
              SELECT seq, id, action,
-                 unixepoch(substr(occurred_at, 1, 19)) * 1000000
-                     + CAST(substr(occurred_at, 21, 6) AS INTEGER),
+                 -- A malformed time becomes 0, which verify then reports at its seq.
+                 coalesce(unixepoch(substr(occurred_at, 1, 19)) * 1000000
+                     + CAST(substr(occurred_at, 21, 6) AS INTEGER), 0),
                  hash, envelope
              FROM audit_events_v1 ORDER BY seq;
          INSERT INTO audit_runs (run) SELECT DISTINCT seq >> {bits} FROM audit_events;
