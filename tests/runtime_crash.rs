@@ -1,6 +1,7 @@
 //! Crash safety of `JsonlSink`: a writer process is killed with SIGKILL mid-stream, and every
 //! event it acknowledged is in the file, the chain verifies, and the next writer moves a torn
-//! tail aside and continues the chain.
+//! tail aside and continues the chain. The same for `SqliteSink`, killed while its checkpoint
+//! thread copies the WAL back.
 //!
 //! The test re-executes its own binary as the writer (`AUDIT_CRASH_WRITER=<mode>` in the
 //! environment, `--exact <test> --nocapture`), which prints `ack <event id>` for each event
@@ -14,7 +15,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use audit_core::sink::JsonlSink;
+use audit_core::query::Query;
+use audit_core::sink::{JsonlSink, SqliteLog, SqliteSink};
 use audit_core::{AuditEvent, Auditor, EntityRef, Envelope, PrefixedId};
 
 #[path = "support/temp_dir.rs"]
@@ -48,22 +50,50 @@ const KILL_AFTER: usize = 300;
 const WRITER_LIMIT: Duration = Duration::from_secs(25);
 
 fn event(n: u64) -> DocEdited {
+    // Long enough that a batch takes more than one page of the file.
+    event_of(n, 200)
+}
+
+fn event_of(n: u64, len: usize) -> DocEdited {
     DocEdited {
         editor: EntityRef::new(UserId::new(), "Alice"),
         doc: EntityRef::new(DocId::new(), "Plan"),
         n,
-        // Long enough that a batch takes more than one page of the file.
-        text: "x".repeat(200),
+        text: "x".repeat(len),
+    }
+}
+
+/// Emits in rounds, each flushed, printing the acks of the flushed events; more events after
+/// each round are not flushed, and may or may not be stored.
+fn emit_flushed_rounds(auditor: &Auditor, len: usize, started: Instant) {
+    let mut n = 0;
+    while started.elapsed() < WRITER_LIMIT {
+        let ids: Vec<_> = (0..25)
+            .map(|_| {
+                n += 1;
+                auditor.emit(event_of(n, len)).expect("emit")
+            })
+            .collect();
+        for _ in 0..10 {
+            n += 1;
+            auditor.emit(event_of(n, len)).expect("emit");
+        }
+        auditor.flush().expect("flush");
+        let mut out = std::io::stdout().lock();
+        for id in ids {
+            writeln!(out, "ack {id}").expect("stdout");
+        }
+        out.flush().expect("stdout");
     }
 }
 
 /// The writer's side: emits until killed (or until `WRITER_LIMIT`), printing acks.
 fn run_writer(mode: &str, path: &Path) {
-    let sink = JsonlSink::open(path).expect("open");
+    let jsonl = || JsonlSink::open(path).expect("open");
     let started = Instant::now();
     match mode {
         "sync" => {
-            let auditor = Auditor::builder().sink(sink).build().expect("build");
+            let auditor = Auditor::builder().sink(jsonl()).build().expect("build");
             // Four emitters share fsyncs (group commit).
             std::thread::scope(|s| {
                 for t in 0..4u64 {
@@ -82,31 +112,23 @@ fn run_writer(mode: &str, path: &Path) {
         }
         "background" => {
             let auditor = Auditor::builder()
-                .sink(sink)
+                .sink(jsonl())
                 .background(4096)
                 .block_when_full(true)
                 .build()
                 .expect("build");
-            let mut n = 0;
-            while started.elapsed() < WRITER_LIMIT {
-                let ids: Vec<_> = (0..25)
-                    .map(|_| {
-                        n += 1;
-                        auditor.emit(event(n)).expect("emit")
-                    })
-                    .collect();
-                // More events, not flushed: they may or may not reach the file.
-                for _ in 0..10 {
-                    n += 1;
-                    auditor.emit(event(n)).expect("emit");
-                }
-                auditor.flush().expect("flush");
-                let mut out = std::io::stdout().lock();
-                for id in ids {
-                    writeln!(out, "ack {id}").expect("stdout");
-                }
-                out.flush().expect("stdout");
-            }
+            emit_flushed_rounds(&auditor, 200, started);
+        }
+        "sqlite" => {
+            let auditor = Auditor::builder()
+                .sink(SqliteSink::open(path).expect("open"))
+                .background(4096)
+                .block_when_full(true)
+                .build()
+                .expect("build");
+            // 4 KB events: past the 16 MiB of WAL after which the checkpoint thread copies
+            // it back, well before the kill.
+            emit_flushed_rounds(&auditor, 4_000, started);
         }
         other => panic!("unknown writer mode {other}"),
     }
@@ -114,7 +136,7 @@ fn run_writer(mode: &str, path: &Path) {
 
 /// The parent's side: runs the writer, kills it after `KILL_AFTER` acks, returns the acked
 /// ids.
-fn crash_writer(test: &str, mode: &str, path: &Path) -> HashSet<String> {
+fn crash_writer(test: &str, mode: &str, path: &Path, kill_after: usize) -> HashSet<String> {
     let mut child = Command::new(std::env::current_exe().expect("current exe"))
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(WRITER_ENV, mode)
@@ -126,7 +148,7 @@ fn crash_writer(test: &str, mode: &str, path: &Path) -> HashSet<String> {
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
     let mut acked = HashSet::new();
-    while acked.len() < KILL_AFTER {
+    while acked.len() < kill_after {
         match lines.next() {
             Some(line) => {
                 if let Some(id) = line.expect("utf-8 stdout").strip_prefix("ack ") {
@@ -180,7 +202,7 @@ fn stored_ids(path: &Path) -> Vec<String> {
 fn check_crash_and_recovery(test: &str, mode: &str) {
     let dir = TempDir::new(mode);
     let path = dir.0.join("audit.jsonl");
-    let acked = crash_writer(test, mode, &path);
+    let acked = crash_writer(test, mode, &path, KILL_AFTER);
     assert!(acked.len() >= KILL_AFTER);
 
     // Every acknowledged event is in the file, once.
@@ -288,4 +310,51 @@ fn crash_in_background_mode_keeps_every_flushed_event() {
         "crash_in_background_mode_keeps_every_flushed_event",
         "background",
     );
+}
+
+#[test]
+fn sqlite_crash_keeps_every_flushed_event() {
+    if writer_mode() {
+        return;
+    }
+    let dir = TempDir::new("sqlite");
+    let path = dir.0.join("audit.db");
+    // About 24 MB of events acknowledged before the kill.
+    let acked = crash_writer(
+        "sqlite_crash_keeps_every_flushed_event",
+        "sqlite",
+        &path,
+        6_000,
+    );
+
+    // Every acknowledged event is stored; the chain and the indexes verify.
+    let report = SqliteSink::verify(&path).expect("the crashed database verifies");
+    let log = SqliteLog::open(&path).expect("open");
+    assert_eq!(log.count(&Query::new()).expect("count"), report.events);
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|id| {
+            let id: audit_core::EventId = id.parse().expect("an event id");
+            log.get(id).expect("get").is_none()
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events are missing, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
+    drop(log);
+
+    // A new writer continues the chain.
+    let auditor = Auditor::builder()
+        .sink(SqliteSink::open(&path).expect("reopen after the crash"))
+        .build()
+        .expect("build");
+    for n in 0..10 {
+        auditor.emit(event(n)).expect("emit");
+    }
+    assert!(auditor.shutdown().is_clean());
+    let after = SqliteSink::verify(&path).expect("the continued chain verifies");
+    assert_eq!(after.last_seq, report.last_seq + 10);
 }
