@@ -241,14 +241,14 @@ fn to_i64(seq: u64) -> i64 {
 impl SqliteSink {
     /// Appends a batch in one transaction. With `skip_stored`, envelopes whose ID is already
     /// stored (or earlier in the batch) are left out; without, such an envelope fails the
-    /// batch with [`Appended::Duplicate`], at no cost to batches without one.
-    fn append(&mut self, batch: &Batch<'_>, skip_stored: bool) -> Result<(), Appended> {
+    /// batch with [`AppendError::Duplicate`], at no cost to batches without one.
+    fn append(&mut self, batch: &Batch<'_>, skip_stored: bool) -> Result<(), AppendError> {
         let path = self.path.clone();
         let db = |doing: &str| {
             let doing = doing.to_owned();
             let path = path.clone();
             move |e: rusqlite::Error| {
-                Appended::Failed(SinkError::io(
+                AppendError::Failed(SinkError::io(
                     format!("{doing} {}", path.display()),
                     std::io::Error::other(e),
                 ))
@@ -283,7 +283,7 @@ impl SqliteSink {
                 {
                     continue;
                 }
-                let forms = sealed.writable().map_err(Appended::Failed)?;
+                let forms = sealed.writable().map_err(AppendError::Failed)?;
                 json.clear();
                 let ChainHead { seq, hash } = forms.link(&head, &mut json);
                 // serde_json writes UTF-8.
@@ -300,7 +300,7 @@ impl SqliteSink {
                     ])
                     .map_err(|e| match e.sqlite_error() {
                         Some(e) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
-                            Appended::Duplicate
+                            AppendError::Duplicate
                         }
                         _ => db("inserting an event into")(e),
                     })?;
@@ -317,7 +317,7 @@ impl SqliteSink {
 }
 
 /// Why [`SqliteSink::append`] did not append a batch.
-enum Appended {
+enum AppendError {
     /// An envelope's ID is stored already.
     Duplicate,
     Failed(SinkError),
@@ -330,11 +330,11 @@ impl Sink for SqliteSink {
     fn write(&mut self, batch: Batch<'_>) -> Result<(), SinkError> {
         match self.append(&batch, false) {
             Ok(()) => Ok(()),
-            Err(Appended::Failed(e)) => Err(e),
-            Err(Appended::Duplicate) => match self.append(&batch, true) {
+            Err(AppendError::Failed(e)) => Err(e),
+            Err(AppendError::Duplicate) => match self.append(&batch, true) {
                 Ok(()) => Ok(()),
-                Err(Appended::Failed(e)) => Err(e),
-                Err(Appended::Duplicate) => Err(SinkError::io(
+                Err(AppendError::Failed(e)) => Err(e),
+                Err(AppendError::Duplicate) => Err(SinkError::io(
                     format!("appending to {}", self.path.display()),
                     std::io::Error::other("an event ID is stored twice after skipping stored IDs"),
                 )),
