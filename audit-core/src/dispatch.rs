@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::envelope::EventError;
 use crate::envelope::sealed::Sealed;
@@ -1116,8 +1116,6 @@ impl Worker {
 
     fn next_job(&mut self) -> Job {
         let mut state = self.shared.lock();
-        // When this call first found a batch worth waiting for, if it did.
-        let mut waiting_since: Option<Instant> = None;
         let mut lingered = false;
         loop {
             // A flush goes first once everything it waits for is written, so that emitters
@@ -1128,36 +1126,18 @@ impl Worker {
                 return Job::Flush(state.written);
             }
             if !state.queue.is_empty() {
-                let left = self.linger.and_then(|linger| {
-                    let worth_waiting = state.queue.len() < linger.until
-                        && !state.closing
-                        && state.flush_target <= state.flushed;
-                    let since = *waiting_since.get_or_insert_with(Instant::now);
-                    linger
-                        .wait
-                        .checked_sub(since.elapsed())
-                        .filter(|left| worth_waiting && !left.is_zero())
-                        .map(|left| (linger, left))
-                });
-                if let Some((linger, left)) = left
+                if let Some(linger) = self.linger
                     && !lingered
+                    && state.queue.len() < linger.until
+                    && !state.closing
+                    && state.flush_target <= state.flushed
                 {
-                    if !state.spent.is_empty() {
-                        // Time this worker would linger anyway: spend it freeing, a chunk
-                        // at a time, while the batch fills.
-                        let keep = state.spent.len().saturating_sub(SPENT_PER_IDLE_PASS);
-                        let spent = state.spent.split_off(keep);
-                        drop(state);
-                        drop(spent);
-                        state = self.shared.lock();
-                        continue;
-                    }
                     lingered = true;
                     state.waiting = Waiting::Lingering(linger.until);
                     state = self
                         .shared
                         .work
-                        .wait_timeout(state, left)
+                        .wait_timeout(state, linger.wait)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
                     state.waiting = Waiting::Busy;
