@@ -78,6 +78,19 @@ fn corrupt_or_io(path: &Path, doing: &str, e: &rusqlite::Error) -> SinkError {
 ///   sink opens it ([`SqliteLog`] refuses it and changes nothing); one written by a newer
 ///   audit-core is refused with its version.
 ///
+/// The tables, for reading the log with SQL (layout version 2):
+///
+/// | table | columns | key |
+/// | --- | --- | --- |
+/// | `audit_events` | `seq`, `id`, `action`, `occurred_at` (microseconds since the Unix epoch), `hash`, `envelope` (the JSON line, with `prev_hash`) | `seq` |
+/// | `audit_actors`, `audit_subjects`, `audit_requests` | `run`, `actor_id` / `subject_id` / `request_id`, `seq` | `(run, id, seq)`; `run` is `seq >> run_bits` |
+/// | `audit_runs` | `run` | the runs that hold rows |
+/// | `audit_meta` | `key`, `value`: `layout`, `run_bits`, and after retention `cut_seq` and `cut_hash` | `key` |
+///
+/// What a row does not repeat is in its envelope: `SELECT seq, envelope ->> '$.outcome' FROM
+/// audit_events WHERE envelope ->> '$.actor.id' = 'user_...'` reads without an index;
+/// [`SqliteLog`] queries through the side tables.
+///
 /// ```standalone_crate
 /// use audit_core::{Auditor, sink::SqliteSink, query::Query};
 /// # let dir = std::env::temp_dir().join(format!("audit-sqlite-doc-{}", std::process::id()));
