@@ -199,6 +199,17 @@ fn stored_ids(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Every acknowledged event is stored.
+fn assert_all_stored(acked: &HashSet<String>, is_stored: impl Fn(&str) -> bool) {
+    let missing: Vec<&String> = acked.iter().filter(|id| !is_stored(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events are missing, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
+}
+
 fn check_crash_and_recovery(test: &str, mode: &str) {
     let dir = TempDir::new(mode);
     let path = dir.0.join("audit.jsonl");
@@ -209,16 +220,7 @@ fn check_crash_and_recovery(test: &str, mode: &str) {
     let ids = stored_ids(&path);
     let stored: HashSet<&str> = ids.iter().map(String::as_str).collect();
     assert_eq!(stored.len(), ids.len(), "an event is stored twice");
-    let missing: Vec<&String> = acked
-        .iter()
-        .filter(|id| !stored.contains(id.as_str()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} acknowledged events are missing, e.g. {:?}",
-        missing.len(),
-        missing.first()
-    );
+    assert_all_stored(&acked, |id| stored.contains(id));
 
     // The chain verifies; a torn last line is reported apart, not as tampering.
     let report = JsonlSink::verify(&path).expect("the crashed log verifies");
@@ -331,19 +333,10 @@ fn sqlite_crash_keeps_every_flushed_event() {
     let report = SqliteSink::verify(&path).expect("the crashed database verifies");
     let log = SqliteLog::open(&path).expect("open");
     assert_eq!(log.count(&Query::new()).expect("count"), report.events);
-    let missing: Vec<&String> = acked
-        .iter()
-        .filter(|id| {
-            let id: audit_core::EventId = id.parse().expect("an event id");
-            log.get(id).expect("get").is_none()
-        })
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} acknowledged events are missing, e.g. {:?}",
-        missing.len(),
-        missing.first()
-    );
+    assert_all_stored(&acked, |id| {
+        let id: audit_core::EventId = id.parse().expect("an event id");
+        log.get(id).expect("get").is_some()
+    });
     drop(log);
 
     // A new writer continues the chain.

@@ -339,25 +339,41 @@ pub(crate) mod sql {
         Int(i64),
     }
 
-    /// A side table: its name and the column of its ID.
+    /// A side table: one row per actor, subject or request ID of an event.
     #[derive(Clone, Copy, PartialEq, Eq)]
-    struct Side {
-        table: &'static str,
-        key: &'static str,
+    enum Side {
+        Subjects,
+        Actors,
+        Requests,
     }
 
-    const SUBJECTS: Side = Side {
-        table: "audit_subjects",
-        key: "subject_id",
-    };
-    const ACTORS: Side = Side {
-        table: "audit_actors",
-        key: "actor_id",
-    };
-    const REQUESTS: Side = Side {
-        table: "audit_requests",
-        key: "request_id",
-    };
+    impl Side {
+        fn table(self) -> &'static str {
+            match self {
+                Side::Subjects => "audit_subjects",
+                Side::Actors => "audit_actors",
+                Side::Requests => "audit_requests",
+            }
+        }
+
+        /// The column of its ID.
+        fn key(self) -> &'static str {
+            match self {
+                Side::Subjects => "subject_id",
+                Side::Actors => "actor_id",
+                Side::Requests => "request_id",
+            }
+        }
+
+        /// The ID the query asks for in this table.
+        fn wanted(self, q: &Query) -> Option<&String> {
+            match self {
+                Side::Subjects => q.subject.as_ref(),
+                Side::Actors => q.actor.as_ref(),
+                Side::Requests => q.request_id.as_ref(),
+            }
+        }
+    }
 
     /// The parts of a `SELECT` answering a query, newest first.
     pub(crate) struct SqlQuery {
@@ -378,18 +394,19 @@ pub(crate) mod sql {
             // Drive from the side table of the most selective filter, in seq order. Only
             // SQLite has a side table of request IDs (Postgres indexes the column).
             let side = if q.subject.is_some() {
-                Some(SUBJECTS)
+                Some(Side::Subjects)
             } else if q.actor.is_some() {
-                Some(ACTORS)
+                Some(Side::Actors)
             } else if q.request_id.is_some() && matches!(dialect, Dialect::Sqlite(_)) {
-                Some(REQUESTS)
+                Some(Side::Requests)
             } else {
                 None
             };
             let from = match side {
-                Some(Side { table, .. }) => {
-                    format!("{tables}{table} d JOIN {tables}audit_events e ON e.seq = d.seq")
-                }
+                Some(side) => format!(
+                    "{tables}{} d JOIN {tables}audit_events e ON e.seq = d.seq",
+                    side.table()
+                ),
                 None => format!("{tables}audit_events e"),
             };
             let mut sql = SqlQuery {
@@ -401,35 +418,23 @@ pub(crate) mod sql {
                 reads_events: false,
                 tables: tables.to_owned(),
             };
-            if let Some(side) = side
-                && let Dialect::Sqlite(runs) = dialect
-            {
-                // Runs newest first; a cursor also bounds the runs to walk.
-                match q.after {
-                    Some(c) => sql.push(
-                        &format!("d.run IN (SELECT run FROM {tables}audit_runs WHERE run <= ?)"),
-                        Param::Int(runs.of(i64::try_from(c.seq()).unwrap_or(i64::MAX))),
-                    ),
-                    None => sql
-                        .filters
-                        .push(format!("d.run IN (SELECT run FROM {tables}audit_runs)")),
+            if let Some(side) = side {
+                if let Dialect::Sqlite(runs) = dialect {
+                    // Runs newest first; a cursor also bounds the runs to walk.
+                    match q.after {
+                        Some(c) => sql.push(
+                            &format!(
+                                "d.run IN (SELECT run FROM {tables}audit_runs WHERE run <= ?)"
+                            ),
+                            Param::Int(runs.of(i64::try_from(c.seq()).unwrap_or(i64::MAX))),
+                        ),
+                        None => sql
+                            .filters
+                            .push(format!("d.run IN (SELECT run FROM {tables}audit_runs)")),
+                    }
                 }
-                let value = match side.key {
-                    "subject_id" => &q.subject,
-                    "actor_id" => &q.actor,
-                    _ => &q.request_id,
-                };
-                if let Some(v) = value {
-                    sql.push(&format!("d.{} = ?", side.key), Param::Text(v.clone()));
-                }
-            } else if let Some(side) = side {
-                let value = if side.key == "subject_id" {
-                    &q.subject
-                } else {
-                    &q.actor
-                };
-                if let Some(v) = value {
-                    sql.push(&format!("d.{} = ?", side.key), Param::Text(v.clone()));
+                if let Some(id) = side.wanted(q) {
+                    sql.push(&format!("d.{} = ?", side.key()), Param::Text(id.clone()));
                 }
             }
             if q.subject.is_some()
@@ -488,12 +493,12 @@ pub(crate) mod sql {
                 self.push("e.occurred_at < ?", time(t));
             }
             match (&q.request_id, self.side, self.dialect) {
-                (Some(_), Some(REQUESTS), _) | (None, ..) => {}
+                (Some(_), Some(Side::Requests), _) | (None, ..) => {}
                 // SQLite keeps request ids in their side table only.
                 (Some(r), Some(_), Dialect::Sqlite(_)) => {
                     let filter = format!(
                         "EXISTS (SELECT 1 FROM {}audit_requests r WHERE r.run = d.run AND \
-                     r.request_id = ? AND r.seq = d.seq)",
+                         r.request_id = ? AND r.seq = d.seq)",
                         self.tables
                     );
                     self.push(&filter, Param::Text(r.clone()));
@@ -536,10 +541,10 @@ pub(crate) mod sql {
             let (seq, order) = match (self.side, self.dialect) {
                 (Some(side), Dialect::Sqlite(_)) => (
                     "d.seq",
-                    format!("d.run DESC, d.{} DESC, d.seq DESC", side.key),
+                    format!("d.run DESC, d.{} DESC, d.seq DESC", side.key()),
                 ),
                 (Some(side), Dialect::Postgres) => {
-                    ("d.seq", format!("d.{} DESC, d.seq DESC", side.key))
+                    ("d.seq", format!("d.{} DESC, d.seq DESC", side.key()))
                 }
                 (None, _) => ("e.seq", "e.seq DESC".to_owned()),
             };
@@ -554,7 +559,7 @@ pub(crate) mod sql {
         /// table's index entries alone, not joining a row of the (large) events table each.
         pub(crate) fn count(&self) -> String {
             let from = match self.side {
-                Some(side) if !self.reads_events => format!("{}{} d", self.tables, side.table),
+                Some(side) if !self.reads_events => format!("{}{} d", self.tables, side.table()),
                 _ => self.from.clone(),
             };
             format!("SELECT count(*) FROM {from}{}", self.where_clause())

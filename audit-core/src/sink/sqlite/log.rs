@@ -390,11 +390,8 @@ impl SqliteLog {
                     "its indexed columns do not match the stored envelope: they were edited",
                 ));
             }
-            if let Some((at, why)) = side.check(seq, &envelope).map_err(io)? {
-                return Err(VerifyError::Broken {
-                    seq: u64::try_from(at).unwrap_or_default(),
-                    why: Break::Unreadable(why),
-                });
+            if let Some(found) = side.check(seq, &envelope).map_err(io)? {
+                return Err(side_break(found));
             }
             // The text is what the sink wrote: a key the hash does not cover (ignored when
             // parsing) or a reformatting is an edit too.
@@ -408,16 +405,18 @@ impl SqliteLog {
                 verifier.check_anchor_at(anchor)?;
             }
         }
-        if let Some((table, seq)) = side.leftover().map_err(io)? {
-            return Err(VerifyError::Broken {
-                seq: u64::try_from(seq).unwrap_or_default(),
-                why: Break::Unreadable(format!(
-                    "{table} has a row for seq {seq}, which is not a stored event (or not in \
-                     that row's run): it was added"
-                )),
-            });
+        if let Some(found) = side.leftover().map_err(io)? {
+            return Err(side_break(found));
         }
         verifier.finish(anchor)
+    }
+}
+
+/// A side-table mismatch found by [`SideRows`]: the `seq` it concerns, and why.
+fn side_break((seq, why): (i64, String)) -> VerifyError {
+    VerifyError::Broken {
+        seq: u64::try_from(seq).unwrap_or_default(),
+        why: Break::Unreadable(why),
     }
 }
 
@@ -536,27 +535,35 @@ impl<'c> SideRows<'c> {
             })
     }
 
-    /// A table and `seq` of a row no event claimed: left in the last run, or in a run (or
+    /// A row no event claimed, and why it is wrong: left in the last run, or in a run (or
     /// under a `seq`) that no event has.
-    fn leftover(&self) -> Result<Option<(&'static str, i64)>, rusqlite::Error> {
-        for ((rows, (table, _)), seen) in self.rows.iter().zip(SIDE_TABLES).zip(self.seen) {
-            if let Some(&seq) = rows.keys().min() {
-                return Ok(Some((table, seq)));
-            }
+    fn leftover(&self) -> Result<Option<(i64, String)>, rusqlite::Error> {
+        if let Some(stray) = self.unclaimed() {
+            return Ok(Some(stray));
+        }
+        for ((table, _), seen) in SIDE_TABLES.into_iter().zip(self.seen) {
             let total: i64 =
                 self.conn
                     .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
             if u64::try_from(total).ok() != Some(seen) {
-                let seq = self.conn.query_row(
-                    &format!(
-                        "SELECT seq FROM {table} WHERE run NOT IN (SELECT DISTINCT seq >> {bits} \
-                         FROM audit_events) ORDER BY seq LIMIT 1",
-                        bits = self.runs.bits
-                    ),
-                    [],
-                    |r| r.get(0),
+                let seq: i64 = self
+                    .conn
+                    .query_row(
+                        &format!(
+                            "SELECT seq FROM {table} WHERE run NOT IN (SELECT DISTINCT seq >> \
+                             {bits} FROM audit_events) ORDER BY seq LIMIT 1",
+                            bits = self.runs.bits
+                        ),
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or_default();
+                let why = format!(
+                    "{table} has a row for seq {seq}, which is not a stored event (or not in \
+                     that row's run): it was added"
                 );
-                return Ok(Some((table, seq.optional()?.unwrap_or_default())));
+                return Ok(Some((seq, why)));
             }
         }
         Ok(None)

@@ -279,8 +279,10 @@ impl SqliteSink {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )
                 .map_err(db("preparing an insert into"))?;
-            let mut stored = tx
-                .prepare_cached("SELECT 1 FROM audit_events WHERE id = ?1")
+            // Only on the second attempt: the usual batch pays nothing for it.
+            let mut stored = skip_stored
+                .then(|| tx.prepare_cached("SELECT 1 FROM audit_events WHERE id = ?1"))
+                .transpose()
                 .map_err(db("preparing a query on"))?;
             let mut seen = std::collections::HashSet::new();
             let mut json = Vec::with_capacity(1024);
@@ -288,7 +290,7 @@ impl SqliteSink {
             for sealed in batch.sealed() {
                 let envelope = sealed.envelope();
                 let id = envelope.id.encode();
-                if skip_stored
+                if let Some(stored) = &mut stored
                     && (!seen.insert(envelope.id)
                         || stored
                             .exists([id.as_str()])
@@ -425,11 +427,10 @@ impl<'a> SideEntries<'a> {
                 one.execute(params![run, id, seq])?;
             }
         }
-        let mut runs: Vec<i64> = self.actors.iter().map(|&(run, ..)| run).collect();
-        runs.dedup();
+        // Every event has an actor row, sorted by run above: one group per run.
         let mut stmt = tx.prepare_cached("INSERT OR IGNORE INTO audit_runs (run) VALUES (?1)")?;
-        for run in runs {
-            stmt.execute([run])?;
+        for same_run in self.actors.chunk_by(|a, b| a.0 == b.0) {
+            stmt.execute([same_run[0].0])?;
         }
         Ok(())
     }

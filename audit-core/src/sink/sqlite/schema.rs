@@ -146,17 +146,16 @@ pub(super) fn prepare(
 ) -> Result<Runs, SchemaError> {
     check_length(path)?;
     // Cheap and lock-free when the layout is current, the usual case.
-    if let Ok(Some(VERSION)) = layout(conn) {
+    let found = layout(conn);
+    if let Ok(Some(VERSION)) = found {
         return runs(conn);
     }
     let Some(new_runs) = new_runs else {
-        return match layout(conn) {
-            Ok(Some(VERSION)) => runs(conn),
-            Ok(Some(v)) if v > VERSION => Err(SchemaError::Newer(v)),
-            Ok(Some(_)) => Err(SchemaError::Older),
-            Ok(None) if has_table(conn, "audit_events")? => Err(SchemaError::Older),
-            Ok(None) => Err(SchemaError::NotAudit),
-            Err(e) => Err(e),
+        return match found? {
+            Some(v) if v > VERSION => Err(SchemaError::Newer(v)),
+            Some(_) => Err(SchemaError::Older),
+            None if has_table(conn, "audit_events")? => Err(SchemaError::Older),
+            None => Err(SchemaError::NotAudit),
         };
     };
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
